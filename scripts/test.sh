@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command: installs what the project needs, starts a PostgreSQL server for the
+# store tests, then runs ruff, mypy and pytest. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+if [ "${MODELYARD_TEST_PG:-1}" != 0 ] && [ -z "${MODELYARD_TEST_PG_URL:-}" ]; then
+  eval "$(bash scripts/postgres.sh start)"
+  if [ -n "${MODELYARD_TEST_PG_DIR:-}" ]; then
+    trap 'bash scripts/postgres.sh stop "$MODELYARD_TEST_PG_DIR"' EXIT
+  fi
+fi
+
+echo "== ruff"
+.venv/bin/ruff check src tests benchmarks
+echo "== mypy"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/python -m pytest "$@"

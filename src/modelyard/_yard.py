@@ -1,0 +1,90 @@
+"""The yard: the SDK's entry point, one project's data, runs and models."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .config import Settings, load_settings
+from .data import Datasets
+from .registry import Models
+from .store import GcReport, Store, open_store
+from .tracking import Runs
+
+__all__ = ["Yard", "open"]
+
+
+class Yard:
+    """One project's datasets, runs and models.
+
+    Use :func:`modelyard.open` to get one.
+
+    Attributes:
+        settings: the settings in force.
+        store: the metadata database and artifact store.
+        datasets: ingest, version, validate and split data.
+        runs: read, list and delete tracked runs.
+        models: register, alias and load model versions.
+
+    Example:
+        >>> yard = modelyard.open("/tmp/proj")  # doctest: +SKIP
+        >>> with yard.run("baseline") as run:  # doctest: +SKIP
+        ...     run.log_metric("loss", 0.3, step=1)
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store: Store = open_store(settings)
+        self.datasets = Datasets(self.store)
+        self.runs = Runs(self.store)
+        self.models = Models(self.store)
+
+    def run(self, name: str | None = None, **kwargs: Any) -> Any:
+        """Start a tracked run; use it as a context manager. See :meth:`Runs.start`."""
+        return self.runs.start(name, **kwargs)
+
+    def train(self, spec: Any, **kwargs: Any) -> Any:
+        """Fit, evaluate, log and register a model from a training spec.
+
+        See :func:`modelyard.train.train`.
+        """
+        from .train import train
+
+        return train(self, spec, **kwargs)
+
+    def gc(self, *, grace_s: float | None = None, dry_run: bool = False) -> GcReport:
+        """Free artifacts that no run, dataset version or model version references."""
+        return self.store.gc(grace_s=grace_s, dry_run=dry_run)
+
+    def close(self) -> None:
+        """Flush open runs and release the database."""
+        self.runs.close()
+        self.store.close()
+
+    def __enter__(self) -> Yard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Yard({str(self.settings.project_dir)!r})"
+
+
+def open(
+    path: str | os.PathLike[str] | None = None, **overrides: Any
+) -> Yard:
+    """Open the yard of a project folder, creating its store on first use.
+
+    Args:
+        path: the project folder (the current directory by default).
+        **overrides: settings that win over the environment and ``modelyard.toml``,
+            e.g. ``db_url="postgresql+psycopg://..."``.
+
+    Returns:
+        The yard.
+
+    Example:
+        >>> yard = modelyard.open()  # doctest: +SKIP
+    """
+    return Yard(load_settings(path, **overrides))

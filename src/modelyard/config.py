@@ -1,0 +1,169 @@
+"""Every setting of modelyard, declared once.
+
+Precedence: an explicit argument (a CLI flag) > a ``MODELYARD_*`` environment variable >
+``modelyard.toml`` in the project folder > the default. :func:`load_settings` builds one
+immutable :class:`Settings` at start; it is passed down explicitly from there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from .errors import InvalidInput
+
+__all__ = ["SETTINGS", "Setting", "Settings", "load_settings"]
+
+CONFIG_FILE = "modelyard.toml"
+STATE_DIR = ".modelyard"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its name, type, default and what it does."""
+
+    name: str
+    type: Callable[[str], Any]
+    default: Any
+    doc: str
+
+    @property
+    def env_var(self) -> str:
+        """The environment variable that sets it, e.g. ``MODELYARD_DB_URL``."""
+        return "MODELYARD_" + self.name.upper()
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(value)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("db_url", str, "", "SQLAlchemy URL of the metadata database; "
+            "empty means SQLite at .modelyard/yard.db in the project folder"),
+    Setting("artifacts", str, "", "fsspec URL or folder of the artifact store; "
+            "empty means .modelyard/artifacts in the project folder"),
+    Setting("metric_flush_interval_s", float, 1.0,
+            "how often a run's background writer flushes buffered metrics"),
+    Setting("metric_flush_max_rows", int, 5000,
+            "buffered metric values that trigger an early flush"),
+    Setting("run_heartbeat_s", float, 30.0,
+            "how often a running run proves it is alive; runs silent for 4 heartbeats "
+            "on another host are marked failed"),
+    Setting("gc_grace_s", float, 3600.0,
+            "artifacts younger than this are never collected (a writer may not have "
+            "committed their metadata yet)"),
+    Setting("allow_pickle", _bool, False,
+            "load models stored as plain pickle (only for files you trust)"),
+    Setting("busy_timeout_ms", int, 30000,
+            "how long a SQLite writer waits for another writer before giving up"),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings in force for one project folder.
+
+    Example:
+        >>> s = load_settings("/tmp/proj", db_url="sqlite:////tmp/x.db")
+        >>> s.db_url
+        'sqlite:////tmp/x.db'
+    """
+
+    project_dir: Path
+    db_url: str
+    artifacts: str
+    metric_flush_interval_s: float
+    metric_flush_max_rows: int
+    run_heartbeat_s: float
+    gc_grace_s: float
+    allow_pickle: bool
+    busy_timeout_ms: int
+
+    @property
+    def state_dir(self) -> Path:
+        """The folder holding the default SQLite file and artifacts."""
+        return self.project_dir / STATE_DIR
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed."""
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    if isinstance(value, str):
+        try:
+            return setting.type(value)
+        except ValueError:
+            pass
+    elif not isinstance(value, bool) or setting.type is _bool:
+        accepted: dict[Any, tuple[type, ...]] = {float: (int, float), int: (int,), _bool: (bool,)}
+        if isinstance(value, accepted.get(setting.type, ())):
+            return float(cast(float, value)) if setting.type is float else value
+    kind = {str: "a string", int: "an integer", float: "a number", _bool: "true or false"}
+    raise InvalidInput(
+        f"setting '{setting.name}' from {origin} has value {value!r}: it must be "
+        f"{kind.get(setting.type, setting.type.__name__)}"
+    )
+
+
+def _read_toml(project_dir: Path) -> dict[str, Any]:
+    path = project_dir / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{path} is not valid TOML: {exc}; fix or remove the file") from exc
+    section = data.get("modelyard", data)
+    return section if isinstance(section, dict) else {}
+
+
+def load_settings(
+    project_dir: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings for a project folder.
+
+    Args:
+        project_dir: the project folder; the current directory by default.
+        env: the environment to read ``MODELYARD_*`` variables from (``os.environ``).
+        **overrides: explicit values, which win over everything else; ``None`` is ignored.
+
+    Returns:
+        The immutable settings.
+
+    Raises:
+        InvalidInput: an unknown setting or a value of the wrong type, naming the key.
+    """
+    root = Path(project_dir if project_dir is not None else os.getcwd()).resolve()
+    environ = os.environ if env is None else env
+    file_values = _read_toml(root)
+    values: dict[str, Any] = {}
+    for key in list(overrides) + [k for k in file_values if k != "loop"]:
+        if key not in _BY_NAME and not isinstance(file_values.get(key), dict):
+            raise InvalidInput(
+                f"unknown setting '{key}'; known settings: {', '.join(sorted(_BY_NAME))}"
+            )
+    for setting in SETTINGS:
+        if overrides.get(setting.name) is not None:
+            values[setting.name] = _coerce(setting, overrides[setting.name], "an argument")
+        elif setting.env_var in environ and environ[setting.env_var] != "":
+            values[setting.name] = _coerce(setting, environ[setting.env_var], setting.env_var)
+        elif setting.name in file_values:
+            values[setting.name] = _coerce(setting, file_values[setting.name], CONFIG_FILE)
+        else:
+            values[setting.name] = setting.default
+    return Settings(project_dir=root, **values)

@@ -1,0 +1,45 @@
+"""The ground floor: metadata database and content-addressed artifacts."""
+
+from ._artifacts import ArtifactStore as ArtifactStore
+from ._artifacts import FsspecArtifactStore as FsspecArtifactStore
+from ._artifacts import open_artifact_store as open_artifact_store
+from ._artifacts import sha256_file as sha256_file
+from ._datasets import DatasetRepository as DatasetRepository
+from ._db import Database as Database
+from ._entities import AliasEvent as AliasEvent
+from ._entities import Dataset as Dataset
+from ._entities import DatasetVersion as DatasetVersion
+from ._entities import Metric as Metric
+from ._entities import Model as Model
+from ._entities import ModelVersion as ModelVersion
+from ._entities import Run as Run
+from ._entities import RunArtifact as RunArtifact
+from ._entities import RunInput as RunInput
+from ._registry import ModelRepository as ModelRepository
+from ._runs import RunRepository as RunRepository
+from ._store import GcReport as GcReport
+from ._store import Store as Store
+from ._store import open_store as open_store
+
+__all__ = [
+    "AliasEvent",
+    "ArtifactStore",
+    "Database",
+    "Dataset",
+    "DatasetRepository",
+    "DatasetVersion",
+    "FsspecArtifactStore",
+    "GcReport",
+    "Metric",
+    "Model",
+    "ModelRepository",
+    "ModelVersion",
+    "Run",
+    "RunArtifact",
+    "RunInput",
+    "RunRepository",
+    "Store",
+    "open_artifact_store",
+    "open_store",
+    "sha256_file",
+]

@@ -1,0 +1,5 @@
+"""Tracked runs: params, metrics, tags, artifacts, environment."""
+
+from ._runs import Runs as Runs
+
+__all__ = ["Runs"]
