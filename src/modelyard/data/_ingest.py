@@ -1,0 +1,268 @@
+"""Reading data from its sources: CSV and Parquet files, SQL queries, DataFrames.
+
+Each reader returns a canonical frame (see :mod:`._canonical`) and a one-line description of
+the source for people; every failure a user can cause becomes one clear
+:class:`~modelyard.errors.ModelyardError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import InvalidInput, NotFound, StorageUnavailable
+from ._canonical import canonicalize
+
+__all__ = ["FORMATS", "Loaded", "read_any", "read_frame", "read_path", "read_sql"]
+
+FORMATS = ("csv", "parquet")
+_SUFFIXES = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".parq": "parquet",
+}
+_COMPRESSION = {".gz", ".bz2", ".zip", ".xz", ".zst"}
+
+Source = str | os.PathLike[str] | pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A canonical frame and where it came from."""
+
+    frame: pd.DataFrame
+    source: str
+
+
+def read_frame(frame: pd.DataFrame) -> Loaded:
+    """Canonicalise a DataFrame the caller holds (it is not changed).
+
+    Raises:
+        InvalidInput: see :func:`canonicalize`.
+    """
+    return Loaded(canonicalize(frame), f"dataframe ({len(frame)} rows)")
+
+
+def _format_of(path: Path, fmt: str | None) -> str:
+    if fmt is not None:
+        lowered = fmt.lower()
+        if lowered not in FORMATS:
+            raise InvalidInput(
+                f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}"
+            )
+        return lowered
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSION:
+        suffixes = suffixes[:-1]
+    found = _SUFFIXES.get(suffixes[-1]) if suffixes else None
+    if found is None:
+        shown = "".join(path.suffixes) or "no suffix"
+        raise InvalidInput(
+            f"cannot tell the format of {str(path)!r} ({shown}); use a .csv or .parquet file "
+            "(.csv.gz and other compressed CSV work too), or pass format='csv' or "
+            "format='parquet'"
+        )
+    return found
+
+
+def read_path(path: str | os.PathLike[str], *, format: str | None = None) -> Loaded:
+    """Read a CSV or Parquet file into a canonical frame.
+
+    Args:
+        path: the file. Compressed CSV (``.csv.gz``, ...) is read as CSV.
+        format: ``"csv"`` or ``"parquet"``; inferred from the suffix when ``None``.
+
+    Returns:
+        The frame and a description of the source.
+
+    Raises:
+        NotFound: the file does not exist.
+        InvalidInput: it is a directory, its format is unknown or it is malformed, empty,
+            has no rows or duplicate column names.
+    """
+    file = Path(path).expanduser()
+    if not file.exists():
+        raise NotFound(f"no file {str(file)!r}; check the path (relative to {os.getcwd()!r})")
+    if file.is_dir():
+        raise InvalidInput(
+            f"{str(file)!r} is a directory; give one CSV or Parquet file"
+        )
+    fmt = _format_of(file, format)
+    try:
+        frame = _read_csv(file) if fmt == "csv" else _read_parquet(file)
+        loaded = canonicalize(frame, parse_dates=fmt == "csv")
+    except InvalidInput as exc:
+        raise InvalidInput(f"{str(file)!r}: {exc.message}") from exc
+    except PermissionError as exc:
+        raise InvalidInput(f"cannot read {str(file)!r}: permission denied") from exc
+    return Loaded(loaded, f"{fmt}:{file.resolve()}")
+
+
+def _read_csv(file: Path) -> pd.DataFrame:
+    sep = "\t" if ".tsv" in [s.lower() for s in file.suffixes] else ","
+    try:
+        header = pd.read_csv(file, sep=sep, header=None, nrows=1, dtype=str)
+        frame = pd.read_csv(file, sep=sep)
+    except pd.errors.EmptyDataError as exc:
+        raise InvalidInput("the file is empty; a CSV needs a header line and rows") from exc
+    except pd.errors.ParserError as exc:
+        detail = str(exc).strip().splitlines()[-1]
+        raise InvalidInput(
+            f"malformed CSV ({detail}); every row needs as many fields as the header"
+        ) from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InvalidInput(f"cannot read as UTF-8 CSV text: {exc}") from exc
+    names = [str(v) for v in header.iloc[0].tolist()] if len(header) else []
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise InvalidInput(
+            f"duplicate column names in the header: {', '.join(map(repr, duplicated))}; "
+            "rename them so each column is named once"
+        )
+    return frame
+
+
+def _read_parquet(file: Path) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(file)
+    except (pa.ArrowException, OSError) as exc:
+        if isinstance(exc, PermissionError):
+            raise
+        raise InvalidInput(f"not a valid Parquet file ({exc})") from exc
+    names = table.column_names
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise InvalidInput(
+            f"duplicate column names: {', '.join(map(repr, duplicated))}; rename them so "
+            "each column is named once"
+        )
+    try:
+        frame: pd.DataFrame = table.to_pandas()
+    except (pa.ArrowException, ValueError) as exc:
+        raise InvalidInput(f"cannot convert the Parquet data to a table ({exc})") from exc
+    return frame
+
+
+def read_sql(query: str, db_url: str) -> Loaded:
+    """Run a SQL query against any SQLAlchemy URL and canonicalise the result.
+
+    Text columns whose values are all ISO 8601 dates become datetimes (SQLite stores dates
+    as text).
+
+    Args:
+        query: a ``SELECT`` (or any statement returning rows).
+        db_url: a SQLAlchemy URL, e.g. ``sqlite:///shop.db`` or
+            ``postgresql+psycopg://user@host/db``.
+
+    Returns:
+        The frame and a description of the source (the password hidden).
+
+    Raises:
+        InvalidInput: the URL is malformed, its driver is missing, the query fails or
+            returns no rows or duplicate column names.
+        NotFound: a ``sqlite:///`` URL names a file that does not exist.
+        StorageUnavailable: the database cannot be reached.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidInput("the SQL query is empty; pass sql='SELECT ...'")
+    try:
+        url = make_url(db_url)
+    except (ArgumentError, TypeError) as exc:
+        raise InvalidInput(
+            f"db_url {db_url!r} is not a SQLAlchemy URL; use e.g. 'sqlite:///data.db' or "
+            "'postgresql+psycopg://user@host/db'"
+        ) from exc
+    shown = url.render_as_string(hide_password=True)
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database in {"", ":memory:"} or database.startswith("file:"):
+            raise InvalidInput(f"db_url {shown!r} names no SQLite file to query")
+        if not Path(database).is_file():
+            raise NotFound(f"no SQLite database file {database!r} (from db_url {shown!r})")
+    try:
+        engine = create_engine(url)
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise InvalidInput(
+            f"the driver for {url.drivername!r} is not installed ({exc}); install it, e.g. "
+            "pip install 'psycopg[binary]' for postgresql+psycopg"
+        ) from exc
+    except ArgumentError as exc:
+        raise InvalidInput(f"db_url {shown!r} cannot be used: {exc}") from exc
+    try:
+        try:
+            conn = engine.connect()
+        except (DBAPIError, SQLAlchemyError) as exc:
+            orig = getattr(exc, "orig", None) or exc
+            raise StorageUnavailable(
+                f"cannot connect to {shown!r}: {str(orig).strip()}; check the URL and that "
+                "the database is running"
+            ) from exc
+        with conn:
+            try:
+                frame = pd.read_sql_query(text(query), conn)
+            except (DBAPIError, SQLAlchemyError, pd.errors.DatabaseError) as exc:
+                # pandas wraps the driver's error; its message is the useful part.
+                cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) else exc
+                orig = getattr(cause, "orig", None) or cause or exc
+                detail = str(orig).strip().splitlines()[0]
+                raise InvalidInput(
+                    f"the SQL query failed on {shown!r}: {detail}; check the query"
+                ) from exc
+    finally:
+        engine.dispose()
+    try:
+        loaded = canonicalize(frame, parse_dates=True)
+    except InvalidInput as exc:
+        raise InvalidInput(f"the SQL query result: {exc.message}") from exc
+    one_line = " ".join(query.split())
+    return Loaded(loaded, f"sql:{shown}: {one_line}")
+
+
+def read_any(
+    source: Source | None,
+    *,
+    format: str | None = None,
+    sql: str | None = None,
+    db_url: str | None = None,
+) -> Loaded:
+    """Dispatch to the reader for ``source`` (or for ``sql`` + ``db_url``).
+
+    Raises:
+        InvalidInput: both or neither of a source and a query were given, or the source has
+            an unsupported type; plus whatever the reader raises.
+    """
+    if source is None:
+        if sql is None or db_url is None:
+            raise InvalidInput(
+                "give data to ingest: a CSV or Parquet path, a DataFrame, or sql='SELECT ...' "
+                "with db_url='sqlite:///file.db'"
+            )
+        return read_sql(sql, db_url)
+    if sql is not None or db_url is not None:
+        raise InvalidInput("give either a source or sql= and db_url=, not both")
+    if isinstance(source, pd.DataFrame):
+        if format is not None:
+            raise InvalidInput("format= applies to files only, not to a DataFrame")
+        return read_frame(source)
+    if isinstance(source, str | os.PathLike):
+        return read_path(source, format=format)
+    kind: Any = type(source).__name__
+    raise InvalidInput(
+        f"cannot ingest a {kind}; give a CSV or Parquet path, a pandas DataFrame, or a SQL "
+        "query with db_url"
+    )
