@@ -134,11 +134,11 @@ class Signature:
         return [c.name for c in self.inputs or ()]
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form stored with the version."""
-        return {
-            "inputs": None if self.inputs is None else [c.to_dict() for c in self.inputs],
-            "outputs": self.outputs.to_dict(),
-        }
+        """The JSON form stored with the version (no ``inputs`` key when they are unknown)."""
+        out: dict[str, Any] = {"outputs": self.outputs.to_dict()}
+        if self.inputs is not None:
+            out["inputs"] = [c.to_dict() for c in self.inputs]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Signature:
