@@ -28,6 +28,7 @@ __all__ = ["ActiveRun", "active_run", "open_runs"]
 _MAX_KEY = 250
 _STATUSES = ("finished", "failed", "killed")
 _MAX_FAILURE = 20_000
+_END_FLUSH_ATTEMPTS = 3  # end() retries a failed write before giving up
 
 _local = threading.local()
 _open_lock = threading.Lock()
@@ -390,7 +391,12 @@ class ActiveRun:
             child.end(status, failure)
         w = writer()
         w.unregister(self._buffer)
-        w.flush([self._buffer])
+        for attempt in range(_END_FLUSH_ATTEMPTS):
+            w.flush([self._buffer])
+            if self._buffer.error is None:
+                break
+            if attempt < _END_FLUSH_ATTEMPTS - 1:
+                time.sleep(0.2 * 2**attempt)
         error = self._buffer.error
         with _open_lock:
             _open.pop(self.id, None)

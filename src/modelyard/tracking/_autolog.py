@@ -87,19 +87,22 @@ def _wrap(original: Callable[..., Any]) -> Callable[..., Any]:
         depth = getattr(_depth, "n", 0)
         if run is None or depth:
             return original(self, *args, **kwargs)
+        # Fits made inside (pipeline steps, CV clones) and by the metrics code (label
+        # binarizers) see depth > 0 and do not log.
         _depth.n = depth + 1
         try:
             started = time.perf_counter()
             result = original(self, *args, **kwargs)
             elapsed = time.perf_counter() - started
+            X = args[0] if args else kwargs.get("X")
+            y = args[1] if len(args) > 1 else kwargs.get("y")
+            try:
+                _log_fit(run, self, X, y, elapsed)
+            except Exception as exc:
+                log.warning("autolog could not log the fit of %s: %s", type(self).__name__,
+                            exc)
         finally:
             _depth.n = depth
-        X = args[0] if args else kwargs.get("X")
-        y = args[1] if len(args) > 1 else kwargs.get("y")
-        try:
-            _log_fit(run, self, X, y, elapsed)
-        except Exception as exc:
-            log.warning("autolog could not log the fit of %s: %s", type(self).__name__, exc)
         return result
 
     fit.__modelyard_autolog__ = True  # type: ignore[attr-defined]
