@@ -76,7 +76,7 @@ def test_two_processes_log_into_one_sqlite_store_at_once(tmp_path: Path) -> None
     time.sleep(0.5)
     go.touch()
     outputs = [p.communicate(timeout=60) for p in procs]
-    for proc, (out, err) in zip(procs, outputs, strict=True):
+    for proc, (_, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
         assert "locked" not in err.lower(), err
     run_ids = [line for out, _ in outputs for line in out.split()]

@@ -24,7 +24,7 @@ def test_fluent_calls_reach_the_active_run(yard: modelyard.Yard) -> None:
 
 
 def test_fluent_calls_without_a_run_say_what_to_do() -> None:
-    with pytest.raises(InvalidInput, match="with yard.run"):
+    with pytest.raises(InvalidInput, match=r"with yard\.run"):
         tracking.log_metric("loss", 0.5)
 
 

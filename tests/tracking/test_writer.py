@@ -55,7 +55,7 @@ def test_a_full_buffer_is_flushed_early(settings: Settings) -> None:
 
 
 def test_heartbeat_advances_while_running(fast_yard: modelyard.Yard) -> None:
-    with fast_yard.run() as run:
+    with fast_yard.run():
         first = fast_yard.store.runs.live()[0].heartbeat_at
         _eventually(lambda: fast_yard.store.runs.live()[0].heartbeat_at > first)
 
