@@ -137,3 +137,18 @@ def test_validate_against_a_dataset_version_and_a_file(
         yard.datasets.validate(_reference(), 3)  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="names a column twice"):
         yard.datasets.validate(pd.DataFrame([[1, 2]], columns=["a", "a"]), version)
+
+
+def test_mixed_time_zones_and_nullable_columns() -> None:
+    reference = pd.DataFrame({
+        "t": pd.to_datetime(["2024-01-01", "2024-01-03"]).tz_localize("UTC"),
+        "n": pd.array([1, None], dtype="Int64"),
+    })
+    new = pd.DataFrame({
+        "t": ["2023-12-01T00:00:00+00:00", "2024-01-02", "x"],
+        "n": pd.Series([1, None, 9], dtype=object),
+    })
+    assert _found(validate_frame(new, infer_schema(reference))) == {
+        ("t", "type", 1), ("t", "below_min", 1), ("n", "above_max", 1),
+    }
+    assert validate_frame(reference, infer_schema(reference)).ok

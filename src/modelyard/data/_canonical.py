@@ -177,7 +177,9 @@ def _canonical_objects(series: pd.Series[Any], name: str, parse_dates: bool) -> 
     kind = pd.api.types.infer_dtype(values, skipna=True)
     if kind == "boolean":
         return series.astype("boolean") if len(present) < len(series) else series.astype(bool)
-    if kind in {"integer", "floating", "mixed-integer-float", "decimal"}:
+    if kind == "integer":
+        return _canonical_column(pd.to_numeric(series).astype("Int64"), name, parse_dates)
+    if kind in {"floating", "mixed-integer-float", "decimal"}:
         numeric = pd.to_numeric(series)
         return _canonical_column(numeric, name, parse_dates)
     if kind in {"datetime", "datetime64", "date"}:

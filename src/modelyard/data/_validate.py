@@ -11,6 +11,7 @@ Rules: ``missing_column``, ``unexpected_column``, ``type``, ``null``, ``below_mi
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -272,12 +273,23 @@ def _coerce(
             return series, present & False
         if is_number or is_bool:
             return _nothing(series), present.copy()
-        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
+        parsed = _parse_times(series)
         return parsed, present & parsed.isna()
     # string and categorical: text, or values of a categorical dtype
     if is_number or is_bool or is_time:
         return _nothing(series), present.copy()
     return series, present & False
+
+
+def _parse_times(series: pd.Series[Any]) -> pd.Series[Any]:
+    text = series.astype(str).where(series.notna())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return pd.to_datetime(text, errors="coerce", format="ISO8601")
+        except (ValueError, TypeError):
+            # Mixed offsets, or offsets mixed with naive times: compare in UTC.
+            return pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
 
 
 def _nothing(series: pd.Series[Any]) -> pd.Series[Any]:
