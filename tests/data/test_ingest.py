@@ -13,7 +13,7 @@ from sklearn.datasets import load_breast_cancer
 
 import modelyard
 from modelyard.data import canonicalize
-from modelyard.errors import InvalidInput, NotFound, StorageUnavailable, ValidationFailed
+from modelyard.errors import InvalidInput, StorageUnavailable, ValidationFailed
 
 
 def _frame() -> pd.DataFrame:
@@ -168,7 +168,7 @@ def test_bad_sql_and_unreachable_databases_are_one_clear_error(
     with pytest.raises(InvalidInput, match="no rows"):
         yard.datasets.ingest_sql("SELECT * FROM orders WHERE id > 99", f"sqlite:///{db}",
                                  name="o")
-    with pytest.raises(NotFound, match="no SQLite database file"):
+    with pytest.raises(InvalidInput, match=r"SQLite database file .*missing\.db.*does not exist"):
         yard.datasets.ingest_sql("SELECT 1", f"sqlite:///{tmp_path}/missing.db", name="o")
     assert not (tmp_path / "missing.db").exists()
     with pytest.raises(InvalidInput, match="not a SQLAlchemy URL"):
@@ -215,7 +215,7 @@ def test_malformed_csv_is_one_clear_error(
 
 
 def test_bad_paths_and_types_are_one_clear_error(yard: modelyard.Yard, tmp_path: Path) -> None:
-    with pytest.raises(NotFound, match=r"no file '.*missing\.csv'; check the path"):
+    with pytest.raises(InvalidInput, match=r"file '.*missing\.csv' does not exist; check"):
         yard.datasets.ingest(tmp_path / "missing.csv", name="x")
     with pytest.raises(InvalidInput, match="is a directory"):
         yard.datasets.ingest(tmp_path, name="x")

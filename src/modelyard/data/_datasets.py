@@ -80,9 +80,8 @@ class Datasets:
             The new version, or the existing one with the same content.
 
         Raises:
-            InvalidInput: a bad name, format, file (malformed, empty, no rows, duplicate
-                column names) or query.
-            NotFound: the file does not exist.
+            InvalidInput: a bad name, format, file (missing, malformed, empty, no rows,
+                duplicate column names) or query.
             ValidationFailed: the data breaks ``schema``; carries every violation.
             StorageUnavailable: the store or the query's database cannot be reached.
 
@@ -136,8 +135,7 @@ class Datasets:
             The new or existing version.
 
         Raises:
-            InvalidInput: a bad URL or query, or no rows.
-            NotFound: a ``sqlite:///`` file that does not exist.
+            InvalidInput: a bad URL or query, a missing ``sqlite:///`` file, or no rows.
             StorageUnavailable: the database cannot be reached.
 
         Example:
@@ -287,8 +285,8 @@ class Datasets:
             The report; call ``report.raise_if_failed()`` to stop on violations.
 
         Raises:
-            NotFound: ``against`` names a missing dataset version, or the file is missing.
-            InvalidInput: the file cannot be read.
+            NotFound: ``against`` names a missing dataset version.
+            InvalidInput: the file is missing or cannot be read.
 
         Example:
             >>> report = yard.datasets.validate(new_rows, "fraud@3")  # doctest: +SKIP

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import InvalidInput, NotFound, StorageUnavailable
+from ..errors import InvalidInput, StorageUnavailable
 from ._canonical import canonicalize
 
 __all__ = ["FORMATS", "Loaded", "read_any", "read_frame", "read_path", "read_sql"]
@@ -84,13 +84,15 @@ def read_path(path: str | os.PathLike[str], *, format: str | None = None) -> Loa
         The frame and a description of the source.
 
     Raises:
-        NotFound: the file does not exist.
-        InvalidInput: it is a directory, its format is unknown or it is malformed, empty,
-            has no rows or duplicate column names.
+        InvalidInput: the file does not exist or is a directory, its format is unknown, or
+            it is malformed, empty, has no rows or duplicate column names.
     """
     file = Path(path).expanduser()
     if not file.exists():
-        raise NotFound(f"no file {str(file)!r}; check the path (relative to {os.getcwd()!r})")
+        raise InvalidInput(
+            f"file {str(file)!r} does not exist; check the path (relative paths start at "
+            f"{os.getcwd()!r})"
+        )
     if file.is_dir():
         raise InvalidInput(
             f"{str(file)!r} is a directory; give one CSV or Parquet file"
@@ -169,9 +171,8 @@ def read_sql(query: str, db_url: str) -> Loaded:
         The frame and a description of the source (the password hidden).
 
     Raises:
-        InvalidInput: the URL is malformed, its driver is missing, the query fails or
-            returns no rows or duplicate column names.
-        NotFound: a ``sqlite:///`` URL names a file that does not exist.
+        InvalidInput: the URL is malformed or names a SQLite file that does not exist, its
+            driver is missing, the query fails or returns no rows or duplicate column names.
         StorageUnavailable: the database cannot be reached.
     """
     from sqlalchemy import create_engine, text
@@ -193,7 +194,10 @@ def read_sql(query: str, db_url: str) -> Loaded:
         if database in {"", ":memory:"} or database.startswith("file:"):
             raise InvalidInput(f"db_url {shown!r} names no SQLite file to query")
         if not Path(database).is_file():
-            raise NotFound(f"no SQLite database file {database!r} (from db_url {shown!r})")
+            raise InvalidInput(
+                f"SQLite database file {database!r} (from db_url {shown!r}) does not exist; "
+                "check the path"
+            )
     try:
         engine = create_engine(url)
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
