@@ -30,7 +30,7 @@ def test_a_bad_value_names_the_setting_and_where_it_came_from(tmp_path: Path) ->
     with pytest.raises(InvalidInput, match="'metric_flush_max_rows' from MODELYARD_METRIC"):
         load_settings(tmp_path, env={"MODELYARD_METRIC_FLUSH_MAX_ROWS": "lots"})
     (tmp_path / "modelyard.toml").write_text("allow_pickle = 3\n")
-    with pytest.raises(InvalidInput, match="allow_pickle.*modelyard.toml.*true or false"):
+    with pytest.raises(InvalidInput, match=r"allow_pickle.*modelyard\.toml.*true or false"):
         load_settings(tmp_path, env={})
 
 

@@ -2,11 +2,253 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import time
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["train"]
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
+
+from ..errors import InvalidInput
+from ._estimator import (
+    build_estimator,
+    default_search_space,
+    infer_task,
+    prepare_categoricals,
+    with_preprocessing,
+)
+from ._metrics import LOWER_IS_BETTER, default_primary, evaluate, scorer_for
+from ._spec import TrainSpec, TuneSpec, load_spec
+from ._tune import tune
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from .._yard import Yard
+
+__all__ = ["TrainResult", "train"]
 
 
-def train(yard: Any, spec: Any, **kwargs: Any) -> Any:
-    """Train from a spec (being built)."""
-    raise NotImplementedError
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training produced.
+
+    Attributes:
+        run_id: the tracked run.
+        model_version: the registered version.
+        metrics: test-set metrics (and ``cv_<metric>_mean``/``_std`` when cross-validated).
+        best_params: the tuned parameters, empty when not tuned.
+        task: ``classification`` or ``regression``.
+    """
+
+    run_id: str
+    model_version: Any
+    metrics: dict[str, float]
+    best_params: dict[str, Any] = field(default_factory=dict)
+    task: str = ""
+
+    @property
+    def ref(self) -> str:
+        """The registered version's reference, ``name/versions/N``."""
+        return str(self.model_version.ref)
+
+
+def _columns(spec: TrainSpec, frame: pd.DataFrame) -> list[str]:
+    if spec.target not in frame.columns:
+        raise InvalidInput(
+            f"target column {spec.target!r} is not in dataset {spec.dataset!r}; "
+            f"its columns: {', '.join(map(str, frame.columns))}"
+        )
+    features = list(spec.features) or [c for c in frame.columns if c != spec.target]
+    missing = [c for c in features if c not in frame.columns]
+    if missing:
+        raise InvalidInput(
+            f"feature column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+            f"not in dataset {spec.dataset!r}; its columns: {', '.join(map(str, frame.columns))}"
+        )
+    if spec.target in features:
+        raise InvalidInput(f"the target {spec.target!r} is also listed as a feature; remove it")
+    return features
+
+
+def _progress(enabled: bool) -> AbstractContextManager[Progress | None]:
+    if not enabled:
+        return nullcontext()
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(),
+                    TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+
+
+def train(
+    yard: Yard,
+    spec: str | os.PathLike[str] | dict[str, Any] | TrainSpec,
+    *,
+    tune_trials: int | None = None,
+    progress: bool = False,
+    aliases: tuple[str, ...] | None = None,
+) -> TrainResult:
+    """Fit, evaluate, log and register a model as a spec says.
+
+    Args:
+        yard: the yard to read data from and record into.
+        spec: a spec file (.toml, .yaml, .py), a dict, or a :class:`TrainSpec`.
+        tune_trials: run this many Optuna trials (each a child run) and keep the best;
+            overrides the spec's ``[tune] trials``.
+        progress: show rich progress bars.
+        aliases: point these aliases at the new version (overrides the spec's).
+
+    Returns:
+        The run, the registered version and the metrics.
+
+    Raises:
+        InvalidInput: the spec, dataset, columns or estimator are wrong.
+        NotFound: the dataset version does not exist.
+
+    Example:
+        >>> result = yard.train("specs/cancer.toml", tune_trials=20)  # doctest: +SKIP
+        >>> result.metrics["roc_auc"]  # doctest: +SKIP
+        0.99
+    """
+    spec = load_spec(spec)
+    if tune_trials is not None:
+        spec = replace(spec, tune=replace(spec.tune, trials=tune_trials))
+    if aliases is not None:
+        spec = replace(spec, aliases=aliases)
+    version = yard.datasets.get(spec.dataset)
+    frame = yard.datasets.load(version.ref)
+    features = _columns(spec, frame)
+    frame = frame.dropna(subset=[spec.target])
+    X, y = prepare_categoricals(frame[features]), frame[spec.target]
+    base = build_estimator(spec.estimator)
+    task = infer_task(base, y) if spec.task == "auto" else spec.task
+    n_classes = int(y.nunique()) if task == "classification" else 0
+    if task == "classification" and n_classes < 2:
+        raise InvalidInput(f"target {spec.target!r} has a single class; nothing to learn")
+    estimator = base if spec.preprocess == "none" else with_preprocessing(base, X)
+    primary = spec.primary_metric or default_primary(task, n_classes)
+    stratify = spec.target if task == "classification" and y.value_counts().min() >= 2 else None
+    train_df, test_df = yard.datasets.split(frame[[*features, spec.target]],
+                                            test_size=spec.test_size, seed=spec.seed,
+                                            stratify=stratify)
+    X_train, y_train = prepare_categoricals(train_df[features]), train_df[spec.target]
+    X_test, y_test = prepare_categoricals(test_df[features]), test_df[spec.target]
+    with _progress(progress) as bars, yard.run(
+        spec.run_name or f"train-{spec.model}", experiment=spec.experiment,
+        tags={"model": spec.model, "task": task, **spec.tags},
+    ) as run:
+        run.log_input(version, role="train")
+        run.log_params({
+            "estimator": " > ".join(e.cls or type(e.obj).__name__ for e in spec.estimator),
+            "dataset": version.ref, "target": spec.target, "n_features": len(features),
+            "test_size": spec.test_size, "seed": spec.seed, "cv": spec.cv,
+            "primary_metric": primary,
+            **{f"param.{k}": v for k, v in _flat_params(base).items()},
+        })
+        run.log_dict(spec.to_dict(), "spec.json")
+        best_params: dict[str, Any] = {}
+        if spec.tune.trials > 0:
+            best_params = _tune(spec.tune, estimator, base, X_train, y_train, task=task,
+                                primary=primary, n_classes=n_classes, seed=spec.seed,
+                                run=run, bars=bars)
+            estimator = clone(estimator).set_params(**best_params)
+            run.log_params({f"best.{k}": v for k, v in best_params.items()})
+        metrics: dict[str, float] = {}
+        if spec.cv > 1:
+            metrics.update(_cross_validate(estimator, X_train, y_train, task=task,
+                                           n_classes=n_classes, names=spec.metrics,
+                                           folds=spec.cv, seed=spec.seed, bars=bars))
+        fit_task = bars.add_task("fit", total=1) if bars else None
+        started = time.perf_counter()
+        model = clone(estimator).fit(X_train, y_train)
+        metrics["fit_time_s"] = time.perf_counter() - started
+        if bars is not None and fit_task is not None:
+            bars.update(fit_task, completed=1)
+        proba = model.predict_proba(X_test) if hasattr(model, "predict_proba") else None
+        scores, extras = evaluate(task, y_test, model.predict(X_test), proba,
+                                  getattr(model, "classes_", None), spec.metrics)
+        metrics.update(scores)
+        run.log_metrics(metrics)
+        if "confusion_matrix" in extras:
+            run.log_dict(extras["confusion_matrix"], "confusion_matrix.json")
+        registered = yard.models.register(
+            spec.model, model, run_id=run.id, dataset_version=version,
+            input_example=X_train.head(50), metrics=metrics,
+            extra={"task": task, "target": spec.target, "features": features,
+                   "primary_metric": primary,
+                   "higher_is_better": primary not in LOWER_IS_BETTER,
+                   "spec": spec.to_dict()},
+        )
+        run.set_tag("model_version", registered.ref)
+    for alias in spec.aliases:
+        yard.models.alias(spec.model, alias, registered.version,
+                          reason=f"set by training run {run.id}")
+    return TrainResult(run_id=run.id, model_version=yard.models.get(registered.ref),
+                       metrics=metrics, best_params=best_params, task=task)
+
+
+def _flat_params(estimator: Any) -> dict[str, str]:
+    params = estimator.get_params(deep=True)
+    return {k: repr(v) if not isinstance(v, str | int | float | bool | None) else str(v)
+            for k, v in params.items() if not hasattr(v, "get_params")}
+
+
+def _tune(
+    spec: TuneSpec, estimator: Any, base: Any, X: pd.DataFrame, y: pd.Series, *, task: str,
+    primary: str, n_classes: int, seed: int, run: Any, bars: Progress | None,
+) -> dict[str, Any]:
+    space = dict(spec.params) or default_search_space(base)
+    if not space:
+        raise InvalidInput(
+            f"no search space for {type(base).__name__}: add [tune.params] to the spec, e.g. "
+            "C = { low = 0.001, high = 100, log = true }"
+        )
+    if estimator is not base and not spec.params:
+        space = {f"model__{k}": v for k, v in space.items()}
+    scoring, negated = scorer_for(task, primary, n_classes)
+    bar = bars.add_task(f"tune ({primary})", total=spec.trials) if bars else None
+
+    def on_trial(number: int, score: float, best: float) -> None:
+        if bars is not None and bar is not None:
+            bars.update(bar, advance=1,
+                        description=f"tune ({primary}: best {best:.4f})")
+
+    best_params, best_score = tune(
+        estimator, X, y, space=space, trials=spec.trials, scoring=scoring, negated=negated,
+        task=task, cv=spec.cv, seed=seed, timeout_s=spec.timeout_s, parent=run,
+        on_trial=on_trial,
+    )
+    run.log_metric(f"tune_best_cv_{primary}", best_score)
+    return best_params
+
+
+def _cross_validate(
+    estimator: Any, X: pd.DataFrame, y: pd.Series, *, task: str, n_classes: int,
+    names: tuple[str, ...], folds: int, seed: int, bars: Progress | None,
+) -> dict[str, float]:
+    from ._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+
+    wanted = names or (CLASSIFICATION_METRICS if task == "classification"
+                       else REGRESSION_METRICS)
+    if task == "classification" and n_classes > 2:
+        wanted = tuple(m for m in wanted if m != "pr_auc")
+    scorers = {m: scorer_for(task, m, n_classes) for m in wanted}
+    splitter = (StratifiedKFold(folds, shuffle=True, random_state=seed)
+                if task == "classification" else KFold(folds, shuffle=True, random_state=seed))
+    bar = bars.add_task(f"cross-validate ({folds} folds)", total=1) if bars else None
+    result = cross_validate(estimator, X, y, cv=splitter,
+                            scoring={m: s for m, (s, _) in scorers.items()},
+                            error_score=np.nan)
+    if bars is not None and bar is not None:
+        bars.update(bar, completed=1)
+    out: dict[str, float] = {}
+    for metric, (_, negated) in scorers.items():
+        values = result[f"test_{metric}"] * (-1 if negated else 1)
+        if not np.all(np.isnan(values)):
+            out[f"cv_{metric}_mean"] = float(np.nanmean(values))
+            out[f"cv_{metric}_std"] = float(np.nanstd(values))
+    return out

@@ -1,0 +1,5 @@
+"""``python -m modelyard`` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,124 @@
+"""``modelyard ingest`` and ``modelyard datasets ...``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .._yard import Yard
+from ..errors import InvalidInput, NotFound
+from ..store import DatasetVersion
+from ._app import DbOpt, ProjectOpt, app, open_from_cli
+from ._render import console, number, table, when
+
+datasets_app = typer.Typer(help="List, show, validate and delete dataset versions.",
+                           no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+
+
+@app.command()
+def ingest(
+    source: Annotated[str | None, typer.Argument(help="A CSV or Parquet file.")] = None,
+    name: Annotated[str, typer.Option("--name", "-n", help="Dataset name.")] = "",
+    sql: Annotated[str | None, typer.Option(help="A SQL query to ingest instead of a file.")]
+    = None,
+    source_url: Annotated[str | None, typer.Option(
+        "--source-url", help="SQLAlchemy URL the --sql query runs against.")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv or parquet.")] = None,
+    description: Annotated[str, typer.Option(help="What the data is.")] = "",
+    project: ProjectOpt = None,
+    db_url: DbOpt = None,
+) -> None:
+    """Ingest a file or a SQL query as a new, immutable dataset version."""
+    if not name:
+        raise InvalidInput("give the dataset a name with --name")
+    if (source is None) == (sql is None):
+        raise InvalidInput("give either a file to ingest or --sql QUERY with --source-url URL")
+    if sql is not None and not source_url:
+        raise InvalidInput("--sql needs --source-url, the SQLAlchemy URL to run it against")
+    with open_from_cli(project, db_url) as yard:
+        before = {v.id for v in _versions_or_empty(yard, name)}
+        version = yard.datasets.ingest(source, name=name, format=fmt, sql=sql,
+                                       db_url=source_url, description=description)
+    note = "new version" if version.id not in before else "unchanged: same content as"
+    console().print(f"[green]{note}[/] {version.ref}  {version.n_rows} rows x "
+                    f"{version.n_columns} columns  hash {version.content_hash[:12]}")
+
+
+def _versions_or_empty(yard: Yard, name: str) -> list[DatasetVersion]:
+    try:
+        return list(yard.datasets.versions(name))
+    except NotFound:
+        return []
+
+
+@datasets_app.command("list")
+def list_(project: ProjectOpt = None, db_url: DbOpt = None) -> None:
+    """List datasets with their newest version."""
+    with open_from_cli(project, db_url) as yard:
+        rows = [(d.name, d.latest_version, d.description, when(d.created_at))
+                for d in yard.datasets.list()]
+    table("datasets", ["name", "latest", "description", "created"], rows)
+
+
+@datasets_app.command()
+def versions(name: str, project: ProjectOpt = None, db_url: DbOpt = None) -> None:
+    """List the versions of a dataset."""
+    with open_from_cli(project, db_url) as yard:
+        rows = [(v.ref, v.n_rows, v.n_columns, v.content_hash[:12], v.source,
+                 when(v.created_at)) for v in yard.datasets.versions(name)]
+    table(f"versions of {name}", ["version", "rows", "columns", "hash", "source", "created"],
+          rows)
+
+
+@datasets_app.command()
+def show(ref: str, project: ProjectOpt = None, db_url: DbOpt = None) -> None:
+    """Show a version's schema and the runs that used it (ref: name, name@3, name@latest)."""
+    with open_from_cli(project, db_url) as yard:
+        version = yard.datasets.get(ref)
+        runs = yard.datasets.runs_using(version.ref)
+    console().print(f"[bold]{version.ref}[/]  {version.n_rows} rows  hash "
+                    f"{version.content_hash[:12]}  from {version.source or '?'}")
+    rows = []
+    for col in version.schema.get("columns", []):
+        span = ""
+        if col.get("min") is not None:
+            span = f"{number(col['min'])} .. {number(col['max'])}"
+        cats = col.get("categories") or []
+        rows.append((col["name"], col["type"], "yes" if col.get("nullable") else "no",
+                     col.get("null_count", ""), span,
+                     ", ".join(map(str, cats[:6])) + (" ..." if len(cats) > 6 else "")))
+    table("schema", ["column", "type", "nullable", "nulls", "range", "categories"], rows)
+    console().print("used by runs: " + (", ".join(r[:12] for r in runs) or "none"))
+
+
+@datasets_app.command()
+def validate(
+    path: Annotated[Path, typer.Argument(help="A CSV or Parquet file to check.")],
+    against: Annotated[str, typer.Option("--against", "-a", help="Dataset ref whose schema "
+                                         "the file must follow.")],
+    project: ProjectOpt = None,
+    db_url: DbOpt = None,
+) -> None:
+    """Check a file against a dataset version's schema; list every violation."""
+    with open_from_cli(project, db_url) as yard:
+        report = yard.datasets.validate(path, against)
+    if report.ok:
+        console().print(f"[green]valid[/]: {path} follows the schema of {against}")
+        return
+    table(f"{len(report.violations)} violations in {path}",
+          ["column", "rule", "count", "examples"],
+          [(v["column"], v["rule"], v["count"], ", ".join(map(str, v.get("examples", []))))
+           for v in report.violations])
+    raise typer.Exit(InvalidInput.exit_code)
+
+
+@datasets_app.command()
+def delete(ref: str, project: ProjectOpt = None, db_url: DbOpt = None) -> None:
+    """Delete a dataset version nothing uses (then `modelyard gc` frees its data)."""
+    with open_from_cli(project, db_url) as yard:
+        version = yard.datasets.get(ref)
+        yard.datasets.delete_version(version.ref)
+    console().print(f"deleted {version.ref}; run `modelyard gc` to free its storage")

@@ -1,0 +1,91 @@
+"""Hyper-parameter tuning with Optuna; every trial is a child run."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
+
+from ..errors import InvalidInput
+
+__all__ = ["tune"]
+
+
+def _suggest(trial: Any, name: str, dist: dict[str, Any]) -> Any:
+    if "choices" in dist:
+        return trial.suggest_categorical(name, list(dist["choices"]))
+    low, high = dist["low"], dist["high"]
+    log = bool(dist.get("log", False))
+    if isinstance(low, int) and isinstance(high, int) and not isinstance(low, bool):
+        return trial.suggest_int(name, low, high, log=log, step=int(dist.get("step", 1)))
+    return trial.suggest_float(name, float(low), float(high), log=log,
+                               step=dist.get("step") if not log else None)
+
+
+def tune(
+    estimator: Any,
+    X: pd.DataFrame,
+    y: pd.Series,
+    *,
+    space: dict[str, dict[str, Any]],
+    trials: int,
+    scoring: str,
+    negated: bool,
+    task: str,
+    cv: int,
+    seed: int,
+    timeout_s: float | None,
+    parent: Any,
+    on_trial: Callable[[int, float, float], None] | None = None,
+) -> tuple[dict[str, Any], float]:
+    """Search the space for the parameters with the best cross-validated score.
+
+    Each trial is logged as a child run of ``parent`` with its params and ``cv_score``.
+
+    Returns:
+        The best parameters and their score (in the metric's own sense, not negated).
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    valid = estimator.get_params(deep=True)
+    unknown = [k for k in space if k not in valid]
+    if unknown:
+        raise InvalidInput(
+            f"cannot tune {', '.join(unknown)}: not parameters of {type(estimator).__name__}; "
+            f"valid names include {', '.join(sorted(valid)[:12])}"
+        )
+    splitter = (StratifiedKFold(cv, shuffle=True, random_state=seed)
+                if task == "classification" else KFold(cv, shuffle=True, random_state=seed))
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    best = {"score": -math.inf}
+
+    def objective(trial: Any) -> float:
+        params = {name: _suggest(trial, name, dist) for name, dist in space.items()}
+        candidate = clone(estimator).set_params(**params)
+        with parent.child(f"trial-{trial.number}") as child:
+            child.log_params(params)
+            child.set_tag("optuna.trial", str(trial.number))
+            scores = cross_val_score(candidate, X, y, cv=splitter, scoring=scoring,
+                                     error_score=np.nan)
+            score = float(np.nanmean(scores)) if not np.all(np.isnan(scores)) else -math.inf
+            shown = -score if negated else score
+            if math.isfinite(score):
+                child.log_metric("cv_score", shown)
+        if on_trial is not None:
+            best["score"] = max(best["score"], score)
+            on_trial(trial.number, -score if negated else score,
+                     -best["score"] if negated else best["score"])
+        return score
+
+    study.optimize(objective, n_trials=trials, timeout=timeout_s)
+    if not math.isfinite(study.best_value):
+        raise InvalidInput("every tuning trial failed; check the search space and the data")
+    value = -study.best_value if negated else study.best_value
+    return dict(study.best_params), float(value)
