@@ -110,3 +110,12 @@ def test_lineage_and_guarded_delete(store: Store) -> None:
     store.datasets.delete_version(v2.id)
     store.datasets.delete_version(v2.id)  # already gone: nothing to do
     assert store.datasets.version_numbers("d") == [1]
+
+
+def test_a_deleted_version_number_is_never_given_again(store: Store) -> None:
+    _add(store, "d", "a")
+    v2, _ = _add(store, "d", "b")
+    store.datasets.delete_version(v2.id)
+    v3, created = _add(store, "d", "c")
+    assert created and v3.version == 3
+    assert store.datasets.version_numbers("d") == [1, 3]

@@ -45,7 +45,9 @@ def test_a_store_at_the_previous_revision_upgrades_with_its_data(settings: Setti
             )).one()
             events = conn.execute(text(
                 "SELECT alias, from_version, to_version FROM alias_events")).all()
+            counter = conn.execute(text("SELECT last_version FROM models")).scalar()
         assert tuple(version) == (1, '{"f1": 0.9}', "abc123", "")
+        assert counter == 1
         assert [tuple(e) for e in events] == [("champion", None, 1)]
     finally:
         store.close()

@@ -202,7 +202,7 @@ class DatasetRepository:
         schema: dict[str, Any],
         source: str,
     ) -> tuple[DatasetVersion, bool]:
-        """Record a new version of dataset ``name`` (created on first use), numbered max + 1.
+        """Record a new version of dataset ``name`` (created on first use), with a new number.
 
         When a version with the same content hash exists (a concurrent writer may have
         added it a moment ago) that version is returned instead. Two writers racing for the
@@ -248,9 +248,12 @@ class DatasetRepository:
                     DatasetVersionRow.dataset_id == dataset.id
                 )
             )
+            # Numbers of deleted versions are never given again: `fraud@3` names one content.
+            number = max(top or 0, dataset.last_version or 0) + 1
+            dataset.last_version = number
             row = DatasetVersionRow(
                 dataset_id=dataset.id,
-                version=(top or 0) + 1,
+                version=number,
                 content_hash=content_hash,
                 blob_sha256=blob_sha256,
                 n_rows=n_rows,

@@ -46,6 +46,8 @@ class DatasetRow(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[float] = mapped_column(Float)
+    # added by revision 0002: the highest number ever given, so a deleted number is not reused
+    last_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class DatasetVersionRow(Base):
@@ -145,6 +147,8 @@ class ModelRow(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[float] = mapped_column(Float)
+    # added by revision 0002: the highest number ever given, so a deleted number is not reused
+    last_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ModelVersionRow(Base):
@@ -168,7 +172,7 @@ class ModelVersionRow(Base):
     code_version: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[float] = mapped_column(Float)
     # added by revision 0002
-    description: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class AliasRow(Base):

@@ -1,4 +1,4 @@
-"""Alias history and version descriptions.
+"""Alias history, version descriptions, and version counters that never reuse a number.
 
 Revision ID: 0002
 Revises: 0001
@@ -16,6 +16,16 @@ depends_on = None
 
 
 def upgrade() -> None:
+    for table, versions, key in (("datasets", "dataset_versions", "dataset_id"),
+                                 ("models", "model_versions", "model_id")):
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(
+                sa.Column("last_version", sa.Integer(), nullable=False, server_default="0")
+            )
+        op.execute(
+            f"UPDATE {table} SET last_version = COALESCE((SELECT MAX(v.version) "
+            f"FROM {versions} v WHERE v.{key} = {table}.id), 0)"
+        )
     with op.batch_alter_table("model_versions") as batch:
         batch.add_column(sa.Column("description", sa.Text(), nullable=False, server_default=""))
     op.create_table(
@@ -41,6 +51,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table in ("datasets", "models"):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("last_version")
     op.drop_table("alias_events")
     with op.batch_alter_table("model_versions") as batch:
         batch.drop_column("description")
