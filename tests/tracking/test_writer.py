@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 import modelyard
 from modelyard.config import Settings
@@ -88,11 +89,12 @@ def test_a_transient_write_error_is_retried(fast_yard: modelyard.Yard,
 
 def test_a_lasting_write_error_surfaces_at_end(fast_yard: modelyard.Yard,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(values: list[tuple[str, str, float, int, float]]) -> None:
-        raise StorageUnavailable("disk full")
+    def broken(session: object, values: list[tuple[str, str, float, int, float]]) -> None:
+        if values:
+            raise StorageUnavailable("disk full")
 
     run = fast_yard.run()
-    monkeypatch.setattr(fast_yard.store.runs, "insert_metrics", broken)
+    monkeypatch.setattr(fast_yard.store.runs, "_insert_metrics", broken)
     run.log_metric("m", 1.0)
     with pytest.raises(StorageUnavailable, match="could not be written"):
         run.flush()
@@ -105,15 +107,15 @@ def test_a_lasting_write_error_surfaces_at_end(fast_yard: modelyard.Yard,
 def test_one_broken_run_does_not_hold_back_another(fast_yard: modelyard.Yard,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     repo = fast_yard.store.runs
-    real = repo.insert_metrics
+    real = repo._insert_metrics
     good, bad = fast_yard.run("good"), fast_yard.run("bad")
 
-    def picky(values: list[tuple[str, str, float, int, float]]) -> None:
+    def picky(session: Session, values: list[tuple[str, str, float, int, float]]) -> None:
         if any(v[0] == bad.id for v in values):
             raise StorageUnavailable("refused")
-        real(values)
+        real(session, values)
 
-    monkeypatch.setattr(repo, "insert_metrics", picky)
+    monkeypatch.setattr(repo, "_insert_metrics", picky)
     good.log_metric("m", 1.0)
     bad.log_metric("m", 1.0)
     _eventually(lambda: len(repo.metric_history(good.id, "m")) == 1)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import builtins
 import json
-import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -45,9 +44,11 @@ MetricValue = tuple[str, str, float, int, float]
 
 # SQLite turns a bound NaN into NULL, which the NOT NULL column refuses; the text 'NaN' keeps
 # its value there (REAL affinity leaves non-numeric text alone) and reads back via float().
-_SQLITE_METRIC_INSERT = text(
-    "INSERT INTO metrics (run_id, key, value, step, timestamp) "
-    "VALUES (:run_id, :key, :value, :step, :timestamp)"
+_SQLITE_METRIC_INSERT = (
+    "INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES (?, ?, ?, ?, ?)"
+)
+_METRIC_INSERT = (
+    "INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES (%s, %s, %s, %s, %s)"
 )
 
 
@@ -121,7 +122,13 @@ class RunRepository:
                 ])
 
         self._db.write(write)
-        return self.get(run_id)
+        return Run(
+            id=run_id, name=name, experiment=experiment, parent_id=parent_id,
+            status="running", start_time=now, end_time=None, host=host, pid=pid,
+            git_commit=git_commit, environment=json.loads(json.dumps(
+                dict(environment), sort_keys=True, default=str)),
+            failure="", tags=dict(tags or {}),
+        )
 
     def get(self, run_id: str) -> Run:
         """The run with its params, latest metric values, tags, inputs and artifacts.
@@ -166,6 +173,21 @@ class RunRepository:
         now = time.time() if end_time is None else end_time
 
         def write(session: Session) -> None:
+            session.execute(
+                update(RunRow).where(RunRow.id == run_id).values(
+                    status=status, end_time=now, heartbeat_at=now, failure=failure
+                )
+            )
+
+        self._db.write(write)
+
+    def finish(self, run_id: str, values: Sequence[MetricValue], *, status: str,
+               failure: str = "") -> None:
+        """Insert a run's last metric values and mark it ended, in one transaction."""
+        now = time.time()
+
+        def write(session: Session) -> None:
+            self._insert_metrics(session, values)
             session.execute(
                 update(RunRow).where(RunRow.id == run_id).values(
                     status=status, end_time=now, heartbeat_at=now, failure=failure
@@ -321,23 +343,22 @@ class RunRepository:
 
     def insert_metrics(self, values: Sequence[MetricValue]) -> None:
         """Insert many metric values in one transaction (the writer thread's bulk path)."""
+        if values:
+            self._db.write(lambda session: self._insert_metrics(session, values))
+
+    def _insert_metrics(self, session: Session, values: Sequence[MetricValue]) -> None:
         if not values:
             return
-        sqlite = self._db.is_sqlite
-        rows = [
-            {"run_id": r, "key": k,
-             "value": "NaN" if sqlite and math.isnan(v) else v,
-             "step": s, "timestamp": t}
-            for r, k, v, s, t in values
-        ]
-
-        def write(session: Session) -> None:
-            if sqlite:
-                session.execute(_SQLITE_METRIC_INSERT, rows)
-            else:
-                session.execute(insert(MetricRow), rows)
-
-        self._db.write(write)
+        # Straight to the driver's executemany: SQLAlchemy's per-row bind processing costs
+        # more than the insert itself for thousands of rows.
+        if self._db.is_sqlite:
+            sql = _SQLITE_METRIC_INSERT
+            rows: Sequence[tuple[Any, ...]] = [
+                (r, k, "NaN" if v != v else v, s, t) for r, k, v, s, t in values
+            ]
+        else:
+            sql, rows = _METRIC_INSERT, values
+        session.connection().exec_driver_sql(sql, list(rows))
 
     def metric_history(self, run_id: str, key: str) -> builtins.list[Metric]:
         """Every value of one metric of a run, by step then time.

@@ -391,12 +391,17 @@ class ActiveRun:
             child.end(status, failure)
         w = writer()
         w.unregister(self._buffer)
-        for attempt in range(_END_FLUSH_ATTEMPTS):
+        run_id, repo = self.id, self._repo
+        if w.drain(self._buffer, lambda rows: repo.finish(
+                run_id, rows, status=status, failure=failure[:_MAX_FAILURE])):
+            with _open_lock:
+                _open.pop(self.id, None)
+            return
+        for attempt in range(1, _END_FLUSH_ATTEMPTS):
+            time.sleep(0.2 * attempt)
             w.flush([self._buffer])
             if self._buffer.error is None:
                 break
-            if attempt < _END_FLUSH_ATTEMPTS - 1:
-                time.sleep(0.2 * 2**attempt)
         error = self._buffer.error
         with _open_lock:
             _open.pop(self.id, None)

@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..config import Settings
@@ -136,6 +136,24 @@ class MetricWriter:
             else:
                 for buf, _ in items:
                     buf.error = None
+
+    def drain(self, buffer: RunBuffer, write: Callable[[list[MetricValue]], None]) -> bool:
+        """Move every value out of ``buffer`` and hand them to ``write`` (a run's last write).
+
+        Returns:
+            Whether ``write`` succeeded; if not, the values are back in the buffer and the
+            error is on ``buffer.error``.
+        """
+        with self._flush_lock:
+            popleft = buffer.values.popleft
+            rows = [popleft() for _ in range(len(buffer.values))]
+            try:
+                write(rows)
+            except Exception as exc:
+                self._keep(buffer, rows, exc)
+                return False
+            buffer.error = None
+            return True
 
     @staticmethod
     def _keep(buf: RunBuffer, rows: list[MetricValue], exc: BaseException) -> None:

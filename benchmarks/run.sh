@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Run every benchmark and write docs/BENCHMARKS.md.
+# MLflow runs in its own virtual environment (benchmarks/.venv-mlflow, created here with
+# `pip install mlflow` when missing); modelyard runs in the project's .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUR_PY=${OUR_PY:-.venv/bin/python}
+MLFLOW_VENV=benchmarks/.venv-mlflow
+REPEAT=${REPEAT:-3}
+
+if ! "$MLFLOW_VENV/bin/python" -c "import mlflow" >/dev/null 2>&1; then
+  echo "creating $MLFLOW_VENV with MLflow ..." >&2
+  python3 -m venv "$MLFLOW_VENV"
+  "$MLFLOW_VENV/bin/pip" install -q mlflow
+fi
+
+results=benchmarks/results
+mkdir -p "$results"
+work=$(mktemp -d /tmp/modelyard-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+# Outside any git repository, so neither side spends time asking git for the commit.
+
+echo "== tracking: modelyard" >&2
+(cd "$work" && "$OLDPWD/$OUR_PY" "$OLDPWD/benchmarks/bench_tracking.py" modelyard \
+  --workdir "$work/modelyard" --out "$OLDPWD/$results/tracking-modelyard.json" --repeat "$REPEAT")
+echo "== tracking: MLflow" >&2
+(cd "$work" && "$OLDPWD/$MLFLOW_VENV/bin/python" "$OLDPWD/benchmarks/bench_tracking.py" mlflow \
+  --workdir "$work/mlflow" --out "$OLDPWD/$results/tracking-mlflow.json" --repeat "$REPEAT")
+
+"$OUR_PY" benchmarks/bench_tracking.py report \
+  "$results/tracking-modelyard.json" "$results/tracking-mlflow.json" --markdown docs/BENCHMARKS.md
