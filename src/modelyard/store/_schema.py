@@ -198,3 +198,29 @@ class AliasEventRow(Base):
     to_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[float] = mapped_column(Float)
+
+
+class ApiKeyRow(Base):
+    """An API key of the prediction service, stored as a hash (added by revision 0003)."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class FeedbackRow(Base):
+    """A true label that arrived for a served prediction (added by revision 0003)."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_model_request", "model", "request_id"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(200))
+    request_id: Mapped[str] = mapped_column(String(64))
+    row: Mapped[int] = mapped_column(Integer, default=0)
+    label_json: Mapped[str] = mapped_column(Text)
+    at: Mapped[float] = mapped_column(Float, index=True)
