@@ -161,3 +161,22 @@ def test_a_crash_outside_the_with_block_fails_the_run_at_exit(tmp_path: Path) ->
         got = yard.runs.get(done.stdout.strip())
         assert got.status == "failed" and "RuntimeError: out of memory" in got.failure
         assert got.metrics == {"m": 1.0}
+
+
+def test_a_forked_child_exiting_does_not_end_the_parents_run(tmp_path: Path) -> None:
+    done = _run_script(tmp_path, f"""
+        import os, sys
+        import modelyard
+        yard = modelyard.open({str(tmp_path)!r})
+        run = yard.run("parent")
+        run.log_metric("m", 1.0)
+        pid = os.fork()
+        if pid == 0:
+            sys.exit(0)  # runs atexit hooks in the child
+        os.waitpid(pid, 0)
+        print(yard.runs.get(run.id).status)
+        run.end()
+        print(yard.runs.get(run.id).status, yard.runs.get(run.id).metrics["m"])
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["running", "finished", "1.0"]

@@ -493,3 +493,14 @@ def _end_open_runs_at_exit() -> None:
         except Exception as exc:  # the interpreter is going down: report, do not raise
             print(f"modelyard: could not end run {run.id}: {exc}", file=sys.stderr)
     writer().stop()
+
+
+def _forget_parent_runs() -> None:
+    # A forked child must not end (at its exit) the runs its parent is still logging to.
+    global _open_lock
+    _open_lock = threading.Lock()
+    _open.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parent_runs)
