@@ -6,6 +6,7 @@ import modelyard
 
 PROMISED = {
     "AlreadyExists",
+    "Client",
     "Conflict",
     "Corrupted",
     "InvalidInput",

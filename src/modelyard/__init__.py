@@ -19,11 +19,13 @@ from .errors import NotFound as NotFound
 from .errors import StorageUnavailable as StorageUnavailable
 from .errors import Unauthorized as Unauthorized
 from .errors import ValidationFailed as ValidationFailed
+from .serve import Client as Client
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AlreadyExists",
+    "Client",
     "Conflict",
     "Corrupted",
     "InvalidInput",

@@ -66,6 +66,28 @@ SETTINGS: tuple[Setting, ...] = (
             "load models stored as plain pickle (only for files you trust)"),
     Setting("busy_timeout_ms", int, 30000,
             "how long a SQLite writer waits for another writer before giving up"),
+    Setting("serve_host", str, "127.0.0.1",
+            "the address `modelyard serve` listens on (0.0.0.0 to accept remote clients)"),
+    Setting("serve_port", int, 8000, "the port `modelyard serve` listens on"),
+    Setting("serve_workers", int, 1, "server processes of `modelyard serve`"),
+    Setting("max_batch_size", int, 64,
+            "most rows the server predicts in one call when it gathers concurrent requests"),
+    Setting("max_batch_wait_ms", float, 2.0,
+            "longest a request waits for others to join its batch (only while more are "
+            "known to be on their way)"),
+    Setting("max_body_bytes", int, 1_048_576, "largest prediction request body accepted"),
+    Setting("max_rows_per_request", int, 1000, "most records in one prediction request"),
+    Setting("swap_poll_interval_s", float, 2.0,
+            "how often the server checks the registry for moved aliases and revoked keys"),
+    Setting("log_rotate_mb", float, 64.0,
+            "a prediction log file is closed and a new one started past this size"),
+    Setting("log_rotate_s", float, 300.0,
+            "... or when it is this old; only closed files are visible to readers"),
+    Setting("log_flush_interval_s", float, 0.5,
+            "how often the prediction log writer appends what requests queued"),
+    Setting("log_max_queue_rows", int, 1_000_000,
+            "rows the prediction log may hold in memory; past it, rows are dropped and "
+            "counted rather than slowing requests"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -89,6 +111,18 @@ class Settings:
     gc_grace_s: float
     allow_pickle: bool
     busy_timeout_ms: int
+    serve_host: str
+    serve_port: int
+    serve_workers: int
+    max_batch_size: int
+    max_batch_wait_ms: float
+    max_body_bytes: int
+    max_rows_per_request: int
+    swap_poll_interval_s: float
+    log_rotate_mb: float
+    log_rotate_s: float
+    log_flush_interval_s: float
+    log_max_queue_rows: int
 
     @property
     def state_dir(self) -> Path:

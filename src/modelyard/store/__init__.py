@@ -15,6 +15,10 @@ from ._entities import ModelVersion as ModelVersion
 from ._entities import Run as Run
 from ._entities import RunArtifact as RunArtifact
 from ._entities import RunInput as RunInput
+from ._feedback import Feedback as Feedback
+from ._feedback import FeedbackRepository as FeedbackRepository
+from ._keys import ApiKey as ApiKey
+from ._keys import KeyRepository as KeyRepository
 from ._registry import ModelRepository as ModelRepository
 from ._runs import RunRepository as RunRepository
 from ._store import GcReport as GcReport
@@ -23,13 +27,17 @@ from ._store import open_store as open_store
 
 __all__ = [
     "AliasEvent",
+    "ApiKey",
     "ArtifactStore",
     "Database",
     "Dataset",
     "DatasetRepository",
     "DatasetVersion",
+    "Feedback",
+    "FeedbackRepository",
     "FsspecArtifactStore",
     "GcReport",
+    "KeyRepository",
     "Metric",
     "Model",
     "ModelRepository",

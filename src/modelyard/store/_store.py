@@ -17,6 +17,8 @@ from ..config import Settings
 from ._artifacts import ArtifactStore, FsspecArtifactStore, open_artifact_store
 from ._datasets import DatasetRepository
 from ._db import Database
+from ._feedback import FeedbackRepository
+from ._keys import KeyRepository
 from ._registry import ModelRepository
 from ._runs import RunRepository
 from ._schema import BlobRow, DatasetVersionRow, ModelVersionRow, RunArtifactRow
@@ -52,6 +54,8 @@ class Store:
         self.datasets = DatasetRepository(self)
         self.runs = RunRepository(self)
         self.models = ModelRepository(self)
+        self.keys = KeyRepository(self)
+        self.feedback = FeedbackRepository(self)
 
     # -- blobs ------------------------------------------------------------------------
 

@@ -1,0 +1,52 @@
+"""``modelyard keys ...``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ._app import DbOpt, ProjectOpt, app, open_from_cli
+from ._render import console, table, when
+
+keys_app = typer.Typer(help="Create, list and revoke API keys of the prediction service.",
+                       no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command()
+def create(
+    role: Annotated[str, typer.Option(help="predict (predictions, feedback) or admin.")],
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "",
+    project: ProjectOpt = None,
+    db_url: DbOpt = None,
+) -> None:
+    """Create a key; it is printed once and only its hash is stored."""
+    with open_from_cli(project, db_url) as yard:
+        record, key = yard.store.keys.create(role, name=name)
+    console().print(f"created {record.role} key {record.id}"
+                    + (f" ({record.name})" if record.name else "")
+                    + "; store it now, it is not shown again:")
+    console().print(key, markup=False)
+
+
+@keys_app.command("list")
+def list_(
+    everything: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
+    project: ProjectOpt = None,
+    db_url: DbOpt = None,
+) -> None:
+    """List keys (never their secrets)."""
+    with open_from_cli(project, db_url) as yard:
+        keys = yard.store.keys.list(include_revoked=everything)
+    table("API keys", ["id", "role", "name", "created", "revoked"],
+          [(k.id, k.role, k.name, when(k.created_at), when(k.revoked_at)) for k in keys])
+
+
+@keys_app.command()
+def revoke(key_id: Annotated[str, typer.Argument(metavar="ID")],
+           project: ProjectOpt = None, db_url: DbOpt = None) -> None:
+    """Revoke a key by its id; running servers refuse it within one poll."""
+    with open_from_cli(project, db_url) as yard:
+        record = yard.store.keys.revoke(key_id)
+    console().print(f"revoked key {record.id}")

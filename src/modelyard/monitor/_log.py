@@ -1,0 +1,496 @@
+"""The prediction log: every served prediction, appended off the request path to Parquet.
+
+Layout, under a root folder (``<state_dir>/predictions`` for ``modelyard serve``)::
+
+    <root>/<model>/part-<UTC yyyymmddTHHMMSSffffff>-<pid>-<seq>.parquet
+
+A part is written as ``.part-....parquet.tmp`` and renamed to its final name when it is
+closed: past ``rotate_bytes``, past ``rotate_s`` of age, when a model version with other
+columns starts writing, or on :meth:`PredictionLog.close`. Readers only ever see closed,
+complete files; a crash loses at most the open part (its ``.tmp`` file is left behind and
+may be read with ``pyarrow.parquet`` up to its last complete row group, but is ignored here).
+
+One row per predicted row, with these columns:
+
+==================  ==========================  =========================================
+column              Arrow type                  what
+==================  ==========================  =========================================
+``request_id``      string                      the id the server answered with
+``row``             int32                       the row's position in its request
+``ts``              timestamp[us, UTC]          when the request arrived
+``model``           string                      the model name
+``version``         int32                       the version that answered
+``alias``           string (null)               the alias the caller used, if any
+``latency_ms``      float64                     the request's time in the server, to the
+                                                prediction (not the response write)
+``status``          int16                       the HTTP status (200: only answered
+                                                predictions are logged)
+``input.<name>``    by logical type             one per input feature: float -> float64,
+                                                integer -> int64, boolean -> bool,
+                                                string/categorical -> string,
+                                                datetime -> timestamp[us, UTC]
+``prediction``      by the prediction type      what ``predict`` returned
+``proba.<class>``   float64                     one per class, when the model has them
+==================  ==========================  =========================================
+
+Back-pressure: :meth:`PredictionLog.append` never blocks. When more than
+``max_queue_rows`` rows wait for the writer (the disk cannot keep up), new rows are dropped
+and counted in :attr:`PredictionLog.dropped_rows` (exported as a metric by the server)
+instead: a slow disk must not slow or fail predictions. A graceful shutdown
+(:meth:`PredictionLog.close`) writes everything that was accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = [
+    "LogSchema",
+    "PredictionLog",
+    "iter_prediction_log",
+    "read_prediction_log",
+]
+
+_LOG = logging.getLogger("modelyard.monitor")
+
+_BASE_FIELDS: tuple[pa.Field, ...] = (
+    pa.field("request_id", pa.string()),
+    pa.field("row", pa.int32()),
+    pa.field("ts", pa.timestamp("us", tz="UTC")),
+    pa.field("model", pa.string()),
+    pa.field("version", pa.int32()),
+    pa.field("alias", pa.string()),
+    pa.field("latency_ms", pa.float64()),
+    pa.field("status", pa.int16()),
+)
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "float": pa.float64(),
+    "integer": pa.int64(),
+    "boolean": pa.bool_(),
+    "string": pa.string(),
+    "categorical": pa.string(),
+    "datetime": pa.timestamp("us", tz="UTC"),
+}
+
+
+def _arrow_type(logical: str) -> pa.DataType:
+    return _ARROW_TYPES.get(logical, pa.string())
+
+
+@dataclass(frozen=True)
+class LogSchema:
+    """The columns of one model version's log rows; build it once per loaded version.
+
+    Args:
+        model: the model name.
+        version: the version number.
+        inputs: ``(name, logical type)`` of each input feature, in the order a 2-D input
+            array has them.
+        prediction_type: the logical type of the predictions.
+        classes: the class labels, when probabilities are logged.
+
+    Example:
+        >>> s = LogSchema("fraud", 3, (("amount", "float"),), "integer", (0, 1))
+        >>> s.arrow.names[-3:]
+        ['prediction', 'proba.0', 'proba.1']
+    """
+
+    model: str
+    version: int
+    inputs: tuple[tuple[str, str], ...]
+    prediction_type: str = "float"
+    classes: tuple[Any, ...] | None = None
+    arrow: pa.Schema = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields = list(_BASE_FIELDS)
+        fields += [pa.field(f"input.{n}", _arrow_type(t)) for n, t in self.inputs]
+        fields.append(pa.field("prediction", _arrow_type(self.prediction_type)))
+        fields += [pa.field(f"proba.{c}", pa.float64()) for c in self.classes or ()]
+        object.__setattr__(self, "arrow", pa.schema(fields))
+
+
+@dataclass(slots=True)
+class _Entry:
+    schema: LogSchema
+    request_id: str
+    ts_us: int
+    alias: str | None
+    latency_ms: float
+    status: int
+    inputs: Any  # a 2-D array in schema order, or a list of records
+    predictions: Any
+    probabilities: Any
+    n: int
+
+
+def _column(values: Any, dtype: pa.DataType) -> pa.Array:
+    """An Arrow array of ``dtype`` from a NumPy array or a list; NaN is null for non-floats."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f" and not pa.types.is_floating(
+            dtype):
+        mask = np.isnan(values)
+        if pa.types.is_integer(dtype):
+            return pa.array(np.where(mask, 0, values).astype(np.int64), type=dtype, mask=mask)
+        if pa.types.is_boolean(dtype):
+            return pa.array(np.where(mask, 0, values).astype(bool), type=dtype, mask=mask)
+        values = [None if m else v for v, m in zip(values.tolist(), mask.tolist(), strict=True)]
+    if pa.types.is_timestamp(dtype):
+        import pandas as pd
+
+        return pa.array(pd.to_datetime(pd.Series(values), utc=True, format="mixed"), type=dtype)
+    try:
+        return pa.array(values, type=dtype, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    try:
+        return pa.array(values, from_pandas=True).cast(dtype)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        _LOG.warning("prediction log: values of type %s do not fit %s; logged as null",
+                     type(values).__name__, dtype)
+        return pa.nulls(len(values), type=dtype)
+
+
+def _table(entries: Sequence[_Entry]) -> pa.Table:
+    schema = entries[0].schema
+    counts = np.fromiter((e.n for e in entries), dtype=np.int64, count=len(entries))
+    total = int(counts.sum())
+    columns: dict[str, pa.Array] = {
+        "request_id": pa.array(np.repeat(np.array([e.request_id for e in entries], dtype=object),
+                                         counts), type=pa.string()),
+        "row": pa.array(np.concatenate([np.arange(e.n, dtype=np.int32) for e in entries])),
+        "ts": pa.array(np.repeat(np.array([e.ts_us for e in entries], dtype=np.int64), counts),
+                       type=pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        "model": pa.array([schema.model] * total, type=pa.string()),
+        "version": pa.array(np.full(total, schema.version, dtype=np.int32)),
+        "alias": pa.array(np.repeat(np.array([e.alias for e in entries], dtype=object), counts),
+                          type=pa.string()),
+        "latency_ms": pa.array(np.repeat(np.array([e.latency_ms for e in entries]), counts)),
+        "status": pa.array(np.repeat(np.array([e.status for e in entries], dtype=np.int16),
+                                     counts)),
+    }
+    names = [n for n, _ in schema.inputs]
+    if all(isinstance(e.inputs, np.ndarray) for e in entries):
+        matrix = np.concatenate([e.inputs for e in entries]) if len(entries) > 1 else \
+            entries[0].inputs
+        for j, (name, kind) in enumerate(schema.inputs):
+            columns[f"input.{name}"] = _column(matrix[:, j], _arrow_type(kind))
+    else:
+        records: list[Any] = []
+        for e in entries:
+            if isinstance(e.inputs, np.ndarray):
+                records.extend(dict(zip(names, r, strict=True)) for r in e.inputs.tolist())
+            else:
+                records.extend(e.inputs)
+        for name, kind in schema.inputs:
+            columns[f"input.{name}"] = _column(
+                [r.get(name) if isinstance(r, Mapping) else None for r in records],
+                _arrow_type(kind))
+    predictions = np.concatenate([np.asarray(e.predictions).reshape(-1) for e in entries])
+    columns["prediction"] = _column(predictions, _arrow_type(schema.prediction_type))
+    if schema.classes:
+        width = len(schema.classes)
+        proba = np.concatenate([
+            np.full((e.n, width), np.nan) if e.probabilities is None
+            else np.asarray(e.probabilities, dtype=np.float64).reshape(e.n, width)
+            for e in entries])
+        for j, cls in enumerate(schema.classes):
+            columns[f"proba.{cls}"] = pa.array(proba[:, j])
+    return pa.Table.from_arrays([columns[f.name] for f in schema.arrow], schema=schema.arrow)
+
+
+class _Part:
+    """One open Parquet file of one model, written under a temporary name."""
+
+    def __init__(self, folder: Path, schema: pa.Schema, seq: int) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        self.name = f"part-{stamp}-{os.getpid()}-{seq:06d}.parquet"
+        self.final = folder / self.name
+        self.tmp = folder / f".{self.name}.tmp"
+        self.schema = schema
+        self.opened = time.monotonic()
+        self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+
+    def write(self, table: pa.Table) -> None:
+        self.writer.write_table(table)
+
+    def size(self) -> int:
+        try:
+            return self.tmp.stat().st_size
+        except OSError:
+            return 0
+
+    def close(self) -> None:
+        self.writer.close()
+        os.replace(self.tmp, self.final)
+
+
+class PredictionLog:
+    """A background writer of the prediction log (see the module docstring for the format).
+
+    Args:
+        root: the folder holding one sub-folder per model.
+        rotate_bytes: start a new file past this size.
+        rotate_s: start a new file when the open one is this old.
+        flush_interval_s: how often queued rows are written.
+        max_queue_rows: rows that may wait in memory; past it, rows are dropped and counted.
+
+    Example:
+        >>> log = PredictionLog("/tmp/preds")  # doctest: +SKIP
+        >>> log.append(schema, "r1", np.array([[1.5]]), np.array([0]))  # doctest: +SKIP
+        >>> log.close()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        rotate_bytes: int = 64 * 1024 * 1024,
+        rotate_s: float = 300.0,
+        flush_interval_s: float = 0.5,
+        max_queue_rows: int = 1_000_000,
+    ) -> None:
+        self.root = Path(root)
+        self.rotate_bytes = rotate_bytes
+        self.rotate_s = rotate_s
+        self.flush_interval_s = flush_interval_s
+        self.max_queue_rows = max_queue_rows
+        self.dropped_rows = 0
+        self.written_rows = 0
+        self.files_written = 0
+        self._queue: deque[_Entry] = deque()
+        self._queued_rows = 0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._parts: dict[str, _Part] = {}
+        self._seq = 0
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def start(self) -> PredictionLog:
+        """Start the writer thread (``append`` starts it too); returns ``self``."""
+        with self._lock:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, name="modelyard-prediction-log",
+                                                daemon=True)
+                self._thread.start()
+        return self
+
+    @property
+    def queued_rows(self) -> int:
+        """Rows accepted but not written yet."""
+        return self._queued_rows
+
+    def append(
+        self,
+        schema: LogSchema,
+        request_id: str,
+        inputs: Any,
+        predictions: Any,
+        probabilities: Any = None,
+        *,
+        alias: str | None = None,
+        latency_ms: float = 0.0,
+        status: int = 200,
+        ts: float | None = None,
+    ) -> bool:
+        """Queue one request's rows; never blocks.
+
+        Args:
+            schema: the model version's columns.
+            request_id: the request's id.
+            inputs: a 2-D array with the schema's input columns in order, or a list of
+                records (dicts).
+            predictions: one prediction per row.
+            probabilities: one row of class probabilities per row, or ``None``.
+            alias: the alias the caller used.
+            latency_ms: the request's latency.
+            status: the HTTP status.
+            ts: when the request arrived (epoch seconds; now by default).
+
+        Returns:
+            ``False`` when the rows were dropped (queue full, or the log is closed).
+        """
+        n = len(inputs)
+        stamp = time.time() if ts is None else ts
+        entry = _Entry(schema, request_id, int(stamp * 1_000_000), alias, float(latency_ms),
+                       status, inputs, predictions, probabilities, n)
+        with self._lock:
+            if self._closed or self._queued_rows + n > self.max_queue_rows:
+                self.dropped_rows += n
+                return False
+            self._queue.append(entry)
+            self._queued_rows += n
+        if self._thread is None:
+            self.start()
+        return True
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every queued row is written to an open part (not yet renamed)."""
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        while self._queued_rows and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write every accepted row, close and rename every open file, stop the thread."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        self._stop.set()
+        self._wake.set()
+        if thread is not None:
+            thread.join(timeout)
+        else:
+            self._drain()
+            self._close_parts()
+
+    # -- the writer thread ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_interval_s)
+            self._wake.clear()
+            self._drain()
+            self._rotate_old()
+        self._drain()
+        self._close_parts()
+
+    def _drain(self) -> None:
+        with self._lock:
+            entries = list(self._queue)
+            self._queue.clear()
+        if not entries:
+            return
+        groups: dict[LogSchema, list[_Entry]] = {}
+        for e in entries:
+            groups.setdefault(e.schema, []).append(e)
+        done = 0
+        for schema, group in groups.items():
+            rows = sum(e.n for e in group)
+            try:
+                self._write(schema, _table(group))
+                self.written_rows += rows
+            except Exception:  # a full disk or a bad value must not kill the writer
+                _LOG.exception("could not write %d prediction log rows of %s", rows,
+                               schema.model)
+                self.dropped_rows += rows
+            done += rows
+        with self._lock:
+            self._queued_rows -= done
+
+    def _write(self, schema: LogSchema, table: pa.Table) -> None:
+        part = self._parts.get(schema.model)
+        if part is not None and not part.schema.equals(schema.arrow):
+            self._close_part(schema.model)
+            part = None
+        if part is None:
+            folder = self.root / schema.model
+            folder.mkdir(parents=True, exist_ok=True)
+            self._seq += 1
+            part = self._parts[schema.model] = _Part(folder, schema.arrow, self._seq)
+        part.write(table)
+        if part.size() >= self.rotate_bytes:
+            self._close_part(schema.model)
+
+    def _rotate_old(self) -> None:
+        now = time.monotonic()
+        for model in [m for m, p in self._parts.items() if now - p.opened >= self.rotate_s]:
+            self._close_part(model)
+
+    def _close_part(self, model: str) -> None:
+        part = self._parts.pop(model)
+        try:
+            part.close()
+            self.files_written += 1
+        except Exception:
+            _LOG.exception("could not close prediction log file %s", part.tmp)
+
+    def _close_parts(self) -> None:
+        for model in list(self._parts):
+            self._close_part(model)
+
+
+def _parts(root: Path, model: str) -> list[Path]:
+    folder = Path(root) / model
+    return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
+
+
+def _to_ts(value: datetime | float | None) -> pa.Scalar | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        value = datetime.fromtimestamp(value, UTC)
+    elif value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return pa.scalar(value, type=pa.timestamp("us", tz="UTC"))
+
+
+def iter_prediction_log(
+    root: str | os.PathLike[str],
+    model: str,
+    since: datetime | float | None = None,
+    until: datetime | float | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of ``model``'s closed log files, oldest file first.
+
+    Args:
+        root: the log's root folder.
+        model: the model name.
+        since: keep rows with ``ts >= since`` (a datetime, naive meaning UTC, or epoch
+            seconds).
+        until: keep rows with ``ts < until``.
+
+    Example:
+        >>> for batch in iter_prediction_log(".modelyard/predictions", "fraud"):
+        ...     print(batch.num_rows)  # doctest: +SKIP
+    """
+    import pyarrow.compute as pc
+
+    lo, hi = _to_ts(since), _to_ts(until)
+    for path in _parts(Path(root), model):
+        for batch in pq.ParquetFile(path).iter_batches():
+            if lo is not None or hi is not None:
+                ts = batch.column("ts")
+                keep = pa.array(np.ones(batch.num_rows, dtype=bool))
+                if lo is not None:
+                    keep = pc.and_(keep, pc.greater_equal(ts, lo))
+                if hi is not None:
+                    keep = pc.and_(keep, pc.less(ts, hi))
+                batch = batch.filter(keep)
+            if batch.num_rows:
+                yield batch
+
+
+def read_prediction_log(
+    root: str | os.PathLike[str],
+    model: str,
+    since: datetime | float | None = None,
+    until: datetime | float | None = None,
+) -> pa.Table:
+    """``model``'s logged predictions as one table (see :func:`iter_prediction_log`).
+
+    Files of versions with other inputs are combined; a column a file lacks is null there.
+    No files gives an empty table with the base columns.
+
+    Example:
+        >>> table = read_prediction_log(".modelyard/predictions", "fraud")  # doctest: +SKIP
+        >>> table.column("prediction")  # doctest: +SKIP
+    """
+    tables = [pa.Table.from_batches([b]) for b in iter_prediction_log(root, model, since, until)]
+    if not tables:
+        return pa.schema(list(_BASE_FIELDS)).empty_table()
+    return pa.concat_tables(tables, promote_options="default")

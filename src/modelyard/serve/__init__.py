@@ -1,0 +1,10 @@
+"""The prediction service: validated, micro-batched, hot-swapped, logged, authenticated."""
+
+from ._app import create_app as create_app
+from ._batching import MicroBatcher as MicroBatcher
+from ._client import Client as Client
+from ._client import Prediction as Prediction
+from ._schemas import InputSchema as InputSchema
+from ._server import serve as serve
+
+__all__ = ["Client", "InputSchema", "MicroBatcher", "Prediction", "create_app", "serve"]

@@ -1,0 +1,416 @@
+"""The prediction service as a FastAPI app: routes, the one error handler, the lifespan.
+
+Prediction routes read the raw body and validate it with the version's own schema
+(``_schemas``) instead of FastAPI's body parsing, so the OpenAPI schema per served reference
+is attached by hand (``openapi_extra``) and kept current across hot swaps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .._yard import Yard
+from ..config import Settings
+from ..errors import InvalidInput, ModelyardError, ValidationFailed
+from ..monitor import PredictionLog
+from ._auth import KeyRing, key_from_headers
+from ._batching import MicroBatcher
+from ._errors import ModelNotReady, PayloadTooLarge
+from ._metrics import CONTENT_TYPE, ServeMetrics
+from ._models import LoadedVersion, ModelTable, Result, ServedModel
+from ._schemas import ParsedInput, output_schema
+
+__all__ = ["ServeState", "create_app"]
+
+_LOG = logging.getLogger("modelyard.serve")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+try:  # orjson serialises NumPy arrays directly, several times faster than json + tolist
+    import orjson
+
+    _NUMPY = orjson.OPT_SERIALIZE_NUMPY
+
+    def _dumps(obj: Any) -> bytes:
+        return orjson.dumps(obj, option=_NUMPY)
+
+    def _array(values: np.ndarray[Any, Any]) -> Any:
+        if values.dtype.kind in "biuf":
+            return values if values.flags.c_contiguous else np.ascontiguousarray(values)
+        return values.tolist()
+
+except ImportError:  # pragma: no cover - orjson is a dependency; this keeps a broken env usable
+
+    def _dumps(obj: Any) -> bytes:
+        return json.dumps(obj, separators=(",", ":")).encode()
+
+    def _array(values: np.ndarray[Any, Any]) -> Any:
+        return values.tolist()
+
+
+class FeedbackItem(BaseModel):
+    """The true label of one row of one answered request."""
+
+    request_id: str = Field(min_length=1, max_length=64)
+    label: Any
+    row: int = Field(0, ge=0)
+
+
+class FeedbackBody(BaseModel):
+    """A feedback request: labels for rows of requests the service answered."""
+
+    items: list[FeedbackItem] = Field(min_length=1, max_length=10_000)
+
+
+_FEEDBACK = TypeAdapter(FeedbackBody)
+
+
+class ServeState:
+    """Everything the routes share: the yard, served models, keys, log and metrics."""
+
+    def __init__(self, yard: Yard, refs: list[str], settings: Settings,
+                 log_root: Path | None) -> None:
+        self.yard = yard
+        self.settings = settings
+        self.metrics = ServeMetrics()
+        self.log = PredictionLog(
+            log_root or settings.state_dir / "predictions",
+            rotate_bytes=int(settings.log_rotate_mb * 1024 * 1024),
+            rotate_s=settings.log_rotate_s,
+            flush_interval_s=settings.log_flush_interval_s,
+            max_queue_rows=settings.log_max_queue_rows)
+        self.metrics.watch_log(lambda: (self.log.written_rows, self.log.dropped_rows,
+                                        self.log.queued_rows))
+        self.keys = KeyRing(yard.store.keys.list())
+        self.table = ModelTable(yard.models, refs, max_rows=settings.max_rows_per_request,
+                                make_batcher=self._batcher, on_swap=self._swapped)
+        self.on_swap: Callable[[], None] | None = None
+        self.started = time.time()
+
+    def _batcher(self, loaded: LoadedVersion) -> MicroBatcher[ParsedInput, Result]:
+        name = loaded.version.model
+        coming = [s for s in self.table.served.values() if s.name == name]
+
+        def expected() -> int:
+            return sum(s.coming for s in coming)
+
+        return MicroBatcher(loaded.predict_batch,
+                            max_batch_size=self.settings.max_batch_size,
+                            max_wait_ms=self.settings.max_batch_wait_ms,
+                            expected=expected,
+                            on_batch=self.metrics.batch_observer(name, loaded.version.version),
+                            name=f"{name}-v{loaded.version.version}")
+
+    def _swapped(self, served: ServedModel, loaded: LoadedVersion) -> None:
+        self.metrics.loaded.clear()
+        for s in self.table.served.values():
+            if s.current is not None:
+                self.metrics.loaded.labels(s.ref, str(s.current.version.version)).set(1)
+        self.metrics.swaps.labels(served.ref).inc()
+        if self.on_swap is not None:
+            self.on_swap()
+
+    async def refresh(self) -> list[str]:
+        """Poll the registry for moved aliases and the key table for changes."""
+        switched = await self.table.refresh()
+        self.keys.replace(await asyncio.to_thread(self.yard.store.keys.list))
+        return switched
+
+    async def poll(self) -> None:
+        """Refresh every ``swap_poll_interval_s`` until cancelled."""
+        while True:
+            await asyncio.sleep(self.settings.swap_poll_interval_s)
+            try:
+                await self.refresh()
+            except ModelyardError as exc:  # the database may be briefly away: keep serving
+                _LOG.warning("registry poll failed: %s", exc.message)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise InvalidInput(f"Content-Length {length!r} is not a number")
+        if int(length) > limit:
+            raise PayloadTooLarge(f"the body has {int(length)} bytes; the limit is {limit} "
+                                  "(MODELYARD_MAX_BODY_BYTES)")
+        return await request.body()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is over the limit of {limit} bytes "
+                                  "(MODELYARD_MAX_BODY_BYTES)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _request_id(request: Request) -> str:
+    given = request.headers.get("x-request-id")
+    if given and _REQUEST_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(_dumps(body), status_code=status, media_type="application/json",
+                    headers=headers)
+
+
+async def _predict(state: ServeState, request: Request, ref: str) -> Response:
+    started = time.perf_counter()
+    arrived = time.time()
+    served: ServedModel | None = None
+    try:
+        state.keys.check(key_from_headers(request.headers), "predict")
+        served, wanted = state.table.find(ref)
+        served.coming += 1
+        try:
+            body = await _read_body(request, state.settings.max_body_bytes)
+        finally:
+            served.coming -= 1
+        loaded = served.current
+        if loaded is None:
+            raise ModelNotReady(f"{served.ref} is still loading"
+                                + (f" ({served.error})" if served.error else "")
+                                + "; retry shortly, or wait for /ready")
+        if wanted is not None and loaded.version.version != wanted:
+            raise ModelNotReady(f"{ref} is no longer served ({served.ref} moved to version "
+                                f"{loaded.version.version})")
+        parsed = loaded.input.parse(body)
+        # No await between picking `loaded` and queueing: a swap cannot slip in between.
+        future = loaded.batcher.submit(parsed, parsed.n)
+        try:
+            predictions, proba = await future
+        except ModelyardError:
+            raise
+        except Exception as exc:
+            raise InvalidInput(f"{loaded.version.ref} could not predict this input "
+                               f"({type(exc).__name__}: {exc})") from exc
+    except ModelyardError as exc:
+        state.metrics.observe_error(served.name if served else "", exc.http_status,
+                                    type(exc).__name__)
+        raise
+    latency = time.perf_counter() - started
+    request_id = _request_id(request)
+    version = loaded.version
+    alias = served.parsed.alias
+    answer: dict[str, Any] = {"model": version.model, "version": version.version,
+                              "alias": alias, "request_id": request_id,
+                              "predictions": _array(predictions)}
+    if proba is not None:
+        answer["classes"] = loaded.classes
+        answer["probabilities"] = _array(proba)
+    response = _json(answer, headers={"x-request-id": request_id})
+    state.log.append(loaded.log_schema, request_id,
+                     parsed.matrix if parsed.matrix is not None else parsed.records,
+                     predictions, proba, alias=alias, latency_ms=latency * 1000, ts=arrived)
+    state.metrics.observe_ok(version.model, version.version, latency, parsed.n)
+    return response
+
+
+def _predict_doc(served: ServedModel) -> dict[str, Any]:
+    loaded = served.current
+    if loaded is None:
+        return {}
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": loaded.input.request_schema()}}},
+        "responses": {"200": {"description": "predictions", "content": {
+            "application/json": {"schema": output_schema(loaded.predictor.signature)}}}},
+    }
+
+
+def _operation_id(ref: str) -> str:
+    return "predict_" + re.sub(r"[^A-Za-z0-9_]", "_", ref)
+
+
+def create_app(
+    yard: Yard,
+    refs: list[str],
+    *,
+    settings: Settings | None = None,
+    log_root: str | Path | None = None,
+) -> FastAPI:
+    """The prediction service for ``refs``, loading them when it starts.
+
+    Args:
+        yard: the yard whose registry holds the models.
+        refs: the references to serve (``fraud@champion``, ``fraud/versions/2``, ``churn``);
+            each must resolve now.
+        settings: batching, limits, polling and log settings (``yard.settings``).
+        log_root: where the prediction log goes (``<state_dir>/predictions``).
+
+    Returns:
+        The FastAPI app; run it with uvicorn (see :func:`modelyard.serve.serve`).
+
+    Raises:
+        NotFound: a reference that names nothing.
+        InvalidInput: no references, or one that is not a reference.
+
+    Example:
+        >>> app = create_app(modelyard.open(), ["fraud@champion"])  # doctest: +SKIP
+    """
+    from .. import __version__
+
+    if not refs:
+        raise InvalidInput("name at least one model to serve, e.g. fraud@champion")
+    state = ServeState(yard, refs, settings or yard.settings,
+                       Path(log_root) if log_root is not None else None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.log.start()
+
+        async def start() -> None:
+            await state.table.load_all()
+            await state.poll()
+
+        task = asyncio.get_running_loop().create_task(start(), name="modelyard-models")
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await state.table.close()
+            await asyncio.to_thread(state.log.close)
+
+    app = FastAPI(title="modelyard prediction service", version=__version__,
+                  lifespan=lifespan,
+                  description="Predictions from registered model versions; request bodies "
+                              "follow each version's signature.")
+    app.state.modelyard = state
+
+    @app.exception_handler(ModelyardError)
+    async def _error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ModelyardError)
+        return _json(exc.to_dict(), exc.http_status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        name = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
+        message = (f"no route {request.method} {request.url.path}; see /docs"
+                   if exc.status_code in (404, 405) else str(exc.detail))
+        return _json({"error": name, "message": message}, exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _route_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                           for e in exc.errors())
+        return _json(InvalidInput(f"bad request: {fields}").to_dict(), 422)
+
+    def protected(role: str) -> Callable[[Request], None]:
+        def check(request: Request) -> None:
+            state.keys.check(key_from_headers(request.headers), role)
+        return check
+
+    @app.get("/health", tags=["service"])
+    async def health() -> dict[str, Any]:
+        """Alive: the process answers."""
+        return {"status": "alive", "uptime_s": round(time.time() - state.started, 3)}
+
+    @app.get("/ready", tags=["service"])
+    async def ready() -> Response:
+        """Ready (200) once every served model is loaded; 503 before."""
+        body = {"ready": state.table.ready,
+                "models": [s.describe() for s in state.table.served.values()]}
+        return _json(body, 200 if body["ready"] else 503)
+
+    @app.get("/metrics", tags=["service"])
+    async def metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(state.metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/v1/models", tags=["models"])
+    async def list_models(request: Request) -> dict[str, Any]:
+        """The served references and the versions answering for them."""
+        protected("predict")(request)
+        return {"models": [s.describe() for s in state.table.served.values()]}
+
+    @app.post("/v1/admin/refresh", tags=["admin"])
+    async def refresh(request: Request) -> dict[str, Any]:
+        """Check the registry now for moved aliases (and the key table for changes)."""
+        protected("admin")(request)
+        switched = await state.refresh()
+        return {"switched": switched,
+                "models": [s.describe() for s in state.table.served.values()]}
+
+    @app.post("/v1/models/{name}/feedback", tags=["models"],
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": FeedbackBody.model_json_schema()}}}})
+    async def feedback(name: str, request: Request) -> dict[str, Any]:
+        """Store true labels for rows of answered requests (for accuracy monitoring)."""
+        protected("predict")(request)
+        served, _ = state.table.find(name.partition("@")[0])
+        body = await _read_body(request, state.settings.max_body_bytes)
+        try:
+            parsed = _FEEDBACK.validate_json(body)
+        except ValidationError as exc:
+            violations = [{"column": ".".join(str(p) for p in e["loc"]), "rule": e["type"],
+                           "message": e["msg"]} for e in exc.errors(include_url=False)]
+            raise ValidationFailed(
+                "feedback must be {\"items\": [{\"request_id\": ..., \"label\": ..., "
+                "\"row\": 0}, ...]}: " + "; ".join(f"{v['column']}: {v['message']}"
+                                                  for v in violations), violations) from None
+        stored = await asyncio.to_thread(
+            state.yard.store.feedback.add, served.name,
+            [(i.request_id, i.row, i.label) for i in parsed.items])
+        return {"model": served.name, "stored": stored}
+
+    def predict_route(ref: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return await _predict(state, request, ref)
+        return endpoint
+
+    # One route per served reference, so the OpenAPI schema shows its real fields ...
+    doc_routes: list[tuple[ServedModel, APIRoute]] = []
+    for served in state.table.served.values():
+        parsed = served.parsed
+        path = (f"/v1/models/{parsed.name}/versions/{parsed.version}/predict"
+                if parsed.version is not None else f"/v1/models/{served.ref}/predict")
+        app.add_api_route(path, predict_route(served.ref), methods=["POST"],
+                          tags=["predict"], operation_id=_operation_id(served.ref),
+                          summary=f"Predict with {served.ref}", response_model=None)
+        doc_routes.append((served, app.router.routes[-1]))  # type: ignore[arg-type]
+
+    def document() -> None:
+        for served, route in doc_routes:
+            route.openapi_extra = _predict_doc(served)
+        app.openapi_schema = None
+
+    state.on_swap = document
+
+    # ... and the general forms for anything else served.
+    @app.post("/v1/models/{ref}/predict", tags=["predict"], response_model=None)
+    async def predict(ref: str, request: Request) -> Response:
+        """Predict with a served reference: ``name``, ``name@alias`` or ``name@N``.
+
+        The body is one record (an object of feature values) or a list of records.
+        """
+        return await _predict(state, request, ref)
+
+    @app.post("/v1/models/{name}/versions/{version}/predict", tags=["predict"],
+              response_model=None)
+    async def predict_version(name: str, version: int, request: Request) -> Response:
+        """Predict with a version a served reference answers with now."""
+        return await _predict(state, request, f"{name}/versions/{version}")
+
+    return app

@@ -1,0 +1,191 @@
+"""Adaptive micro-batching: concurrent requests for one model version, predicted in one call.
+
+Requests queue on the event loop; one task per batcher takes what is queued (up to
+``max_batch_size`` rows), waits at most ``max_batch_wait_ms`` for more only while more are
+known to be on their way (a request has started but not yet queued: ``expected()``), and
+predicts the batch in the batcher's own thread so the event loop keeps reading requests
+meanwhile. While a batch is being predicted the next one gathers by itself, so under load
+batches grow without waiting, and a lone request never waits at all.
+
+If a batch fails, each request in it is predicted alone, so one request that passed
+validation but still upsets the model cannot fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Generic, TypeVar
+
+__all__ = ["MicroBatcher"]
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+class _Pending(Generic[In, Out]):
+    __slots__ = ("future", "item", "rows")
+
+    def __init__(self, item: In, rows: int, future: asyncio.Future[Out]) -> None:
+        self.item = item
+        self.rows = rows
+        self.future = future
+
+
+class MicroBatcher(Generic[In, Out]):
+    """Gathers concurrent calls into batches for a function of many items.
+
+    Args:
+        predict: called in a worker thread with a list of items; returns one result per
+            item, in order.
+        max_batch_size: the most rows in one call (a single larger request goes alone).
+        max_wait_ms: the longest the first request of a batch waits for others.
+        expected: how many requests are on their way (started, not yet submitted); the
+            batcher only waits while this is positive.
+        on_batch: called after each batch with ``(rows, seconds)`` (metrics).
+        name: names the worker thread.
+
+    Example:
+        >>> batcher = MicroBatcher(lambda items: [x * 2 for x in items])  # doctest: +SKIP
+        >>> await batcher.submit(21)  # doctest: +SKIP
+        42
+    """
+
+    def __init__(
+        self,
+        predict: Callable[[list[In]], Sequence[Out]],
+        *,
+        max_batch_size: int = 64,
+        max_wait_ms: float = 2.0,
+        expected: Callable[[], int] = lambda: 0,
+        on_batch: Callable[[int, float], None] | None = None,
+        name: str = "batcher",
+    ) -> None:
+        self._predict = predict
+        self.max_batch_size = max(1, max_batch_size)
+        self.max_wait_s = max(0.0, max_wait_ms) / 1000
+        self._expected = expected
+        self._on_batch = on_batch
+        self._queue: deque[_Pending[In, Out]] = deque()
+        self._arrived: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"modelyard-{name}")
+        self._closing = False
+        self.batches = 0
+        self.rows = 0
+
+    @property
+    def pending(self) -> int:
+        """Requests queued and not yet taken into a batch."""
+        return len(self._queue)
+
+    def submit(self, item: In, rows: int = 1) -> asyncio.Future[Out]:
+        """Queue one request's item; the future gets its result.
+
+        Queueing is synchronous, so a caller that picked this batcher and submits without
+        awaiting in between can never miss it, even if the batcher starts closing next.
+
+        Raises:
+            RuntimeError: the batcher is closed (a bug in the caller).
+        """
+        if self._closing:
+            raise RuntimeError("submit to a closed MicroBatcher")
+        loop = asyncio.get_running_loop()
+        if self._task is None:
+            self._arrived = asyncio.Event()
+            self._task = loop.create_task(self._run(), name="modelyard-batcher")
+        future: asyncio.Future[Out] = loop.create_future()
+        self._queue.append(_Pending(item, rows, future))
+        assert self._arrived is not None
+        self._arrived.set()
+        return future
+
+    async def close(self) -> None:
+        """Finish every queued request, then stop the task and the thread."""
+        self._closing = True
+        if self._task is not None:
+            assert self._arrived is not None
+            self._arrived.set()
+            await self._task
+        self._executor.shutdown(wait=True)
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def _take(self, batch: list[_Pending[In, Out]], rows: int) -> int:
+        while self._queue and rows + self._queue[0].rows <= self.max_batch_size:
+            item = self._queue.popleft()
+            batch.append(item)
+            rows += item.rows
+        return rows
+
+    async def _run(self) -> None:
+        assert self._arrived is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._arrived.clear()
+                await self._arrived.wait()
+                continue
+            first = self._queue.popleft()
+            batch = [first]
+            rows = self._take(batch, first.rows)
+            if rows < self.max_batch_size and self.max_wait_s and self._expected() > 0:
+                deadline = loop.time() + self.max_wait_s
+                while rows < self.max_batch_size and self._expected() > 0 and not (
+                        self._queue and rows + self._queue[0].rows > self.max_batch_size):
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    self._arrived.clear()
+                    try:
+                        await asyncio.wait_for(self._arrived.wait(), remaining)
+                    except TimeoutError:
+                        break
+                    rows = self._take(batch, rows)
+            live = [p for p in batch if not p.future.cancelled()]
+            if not live:
+                continue
+            started = time.perf_counter()
+            results = await loop.run_in_executor(self._executor, self._call,
+                                                 [p.item for p in live])
+            if self._on_batch is not None:
+                self._on_batch(rows, time.perf_counter() - started)
+            self.batches += 1
+            self.rows += rows
+            for pending, result in zip(live, results, strict=True):
+                if pending.future.cancelled():
+                    continue
+                if isinstance(result, _Failure):
+                    pending.future.set_exception(result.error)
+                else:
+                    pending.future.set_result(result)
+
+    def _call(self, items: list[In]) -> list[Out | _Failure]:
+        try:
+            results = list(self._predict(items))
+            if len(results) != len(items):
+                raise RuntimeError(f"predict returned {len(results)} results for "
+                                   f"{len(items)} items")
+            return list(results)
+        except Exception as exc:
+            if len(items) == 1:
+                return [_Failure(exc)]
+        out: list[Out | _Failure] = []
+        for item in items:
+            try:
+                out.extend(self._predict([item]))
+            except Exception as exc:
+                out.append(_Failure(exc))
+        return out
+
+
+class _Failure:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error

@@ -1,0 +1,248 @@
+"""Request validation and OpenAPI schemas, both built from a model version's signature.
+
+Each version's inputs become a ``TypedDict`` that pydantic-core validates straight from the
+JSON bytes (strict types, unknown fields forbidden, NaN only in nullable float columns), so
+a 30-feature record costs a few microseconds and every bad field is reported at once, by
+name and row. The same type gives the JSON schema that ``/openapi.json`` shows.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal, NotRequired
+
+import numpy as np
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
+
+from ..errors import InvalidInput, ValidationFailed
+from ..registry import ColumnSpec, Signature
+from ._errors import PayloadTooLarge
+
+__all__ = ["InputSchema", "ParsedInput", "output_schema"]
+
+_EXAMPLES = 3
+_NUMERIC = {"float", "integer"}
+# pydantic error types -> the rule names the registry's validation uses too
+_RULES = {
+    "missing": "missing_column",
+    "extra_forbidden": "unknown_column",
+    "finite_number": "not_finite",
+    "literal_error": "category",
+    "enum": "category",
+}
+_SENTENCES = {
+    "missing_column": "is missing",
+    "unknown_column": "is not an input of the model",
+    "not_finite": "must be a finite number",
+    "not_null": "must not be null",
+    "category": "is not a known category",
+}
+
+
+def _field_type(spec: ColumnSpec) -> Any:
+    kind = spec.type
+    base: Any
+    if kind == "float":
+        base = Annotated[float, Field(strict=True, allow_inf_nan=spec.nullable)]
+    elif kind == "integer":
+        base = Annotated[int, Field(strict=True)]
+    elif kind == "boolean":
+        base = Annotated[bool, Field(strict=True)]
+    elif kind == "string":
+        base = Annotated[str, Field(strict=True)]
+    elif kind == "datetime":
+        base = datetime
+    elif spec.categories:
+        base = Literal[tuple(spec.categories)]
+    else:
+        base = str | int | float | bool
+    return NotRequired[base | None] if spec.nullable else base
+
+
+def _record_type(signature: Signature, title: str) -> Any:
+    fields = {c.name: _field_type(c) for c in signature.inputs or ()}
+    make: Any = TypedDict  # built at run time from the signature's columns
+    record: Any = make(title, fields)
+    record.__pydantic_config__ = ConfigDict(extra="forbid")
+    return record
+
+
+class ParsedInput:
+    """A validated request body: its records, and the float matrix when the inputs are all
+    numeric (in signature order, ``NaN`` for nulls)."""
+
+    __slots__ = ("matrix", "n", "records")
+
+    def __init__(self, records: Any, n: int, matrix: np.ndarray[Any, Any] | None) -> None:
+        self.records = records
+        self.n = n
+        self.matrix = matrix
+
+
+class InputSchema:
+    """Validates prediction request bodies against one version's signature.
+
+    Args:
+        signature: the version's signature.
+        title: the schema's name in OpenAPI, e.g. ``fraud_v3_record``.
+        max_rows: the most records one request may hold.
+        what: how error messages name the model, e.g. ``fraud/versions/3``.
+
+    Example:
+        >>> schema = InputSchema(Signature(inputs=(ColumnSpec("a", "float"),)), "m", 10)
+        >>> schema.parse(b'[{"a": 1}, {"a": 2.5}]').matrix.tolist()
+        [[1.0], [2.5]]
+    """
+
+    def __init__(self, signature: Signature, title: str, max_rows: int, what: str = "") -> None:
+        self.signature = signature
+        self.title = title
+        self.max_rows = max_rows
+        self.what = what or title
+        self.columns = signature.columns
+        self.known = signature.inputs is not None
+        self.numeric = self.known and all(c.type in _NUMERIC for c in signature.inputs or ())
+        record: Any = _record_type(signature, title) if self.known else dict[str, Any]
+        many: Any = Annotated[list[record], Field(min_length=1, max_length=max_rows)]
+        self._one: TypeAdapter[Any] = TypeAdapter(record)
+        self._many: TypeAdapter[Any] = TypeAdapter(many)
+        nullable = any(c.nullable for c in signature.inputs or ())
+        self._row: Callable[[Any], Any]
+        if len(self.columns) == 1:
+            only = self.columns[0]
+            self._row = lambda r: (r.get(only),)
+        elif nullable:
+            cols = self.columns
+            self._row = lambda r: [r.get(c) for c in cols]
+        else:
+            self._row = operator.itemgetter(*self.columns)
+
+    # -- schemas ------------------------------------------------------------------------
+
+    def record_schema(self) -> dict[str, Any]:
+        """The JSON schema of one record."""
+        schema: dict[str, Any] = self._one.json_schema()
+        schema["title"] = self.title
+        return schema
+
+    def request_schema(self) -> dict[str, Any]:
+        """The JSON schema of a request body: one record, or a list of them."""
+        record = self.record_schema()
+        return {"title": f"{self.title}_request", "anyOf": [
+            record, {"type": "array", "items": record, "minItems": 1,
+                     "maxItems": self.max_rows}]}
+
+    # -- parsing ------------------------------------------------------------------------
+
+    def parse(self, body: bytes) -> ParsedInput:
+        """Validate a request body and return its rows.
+
+        Raises:
+            ValidationFailed: naming every bad field with its rule and rows (422).
+            PayloadTooLarge: more than ``max_rows`` records (413).
+            InvalidInput: not JSON, or neither a record nor a list of records (422).
+        """
+        first = body.lstrip()[:1]
+        if first not in (b"{", b"["):
+            raise InvalidInput(
+                "the body must be JSON: one record (an object of feature values) or a list "
+                f"of them; expected fields: {', '.join(self.columns[:20]) or 'any'}")
+        many = first == b"["
+        try:
+            value = (self._many if many else self._one).validate_json(body)
+        except ValidationError as exc:
+            raise self._failure(exc, many) from None
+        records = value if many else [value]
+        matrix = None
+        if self.numeric:
+            try:
+                matrix = np.array([self._row(r) for r in records], dtype=np.float64)
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise InvalidInput(f"the input of {self.what} has values that are not numbers "
+                                   f"a float can hold: {exc}") from None
+            matrix = matrix.reshape(len(records), len(self.columns))
+        return ParsedInput(records, len(records), matrix)
+
+    def _failure(self, exc: ValidationError, many: bool) -> InvalidInput:
+        groups: dict[tuple[str | None, str], dict[str, Any]] = {}
+        for error in exc.errors(include_url=False):
+            loc = list(error["loc"])
+            kind = error["type"]
+            if kind == "too_long":
+                return PayloadTooLarge(
+                    f"the request holds more than {self.max_rows} records; split it, or raise "
+                    "MODELYARD_MAX_ROWS_PER_REQUEST")
+            if kind == "json_invalid":
+                return InvalidInput(f"the body is not valid JSON: {error['msg']}")
+            if kind == "too_short":
+                return InvalidInput("the request holds no records; send at least one")
+            row = loc.pop(0) if many and loc and isinstance(loc[0], int) else 0
+            column = str(loc[0]) if loc else None
+            if column is None:
+                rule = "not_a_record"
+            elif kind in _RULES:
+                rule = _RULES[kind]
+            elif error.get("input", 0) is None:
+                rule = "not_null"
+            else:
+                rule = "type"
+            group = groups.setdefault((column, rule), {
+                "column": column, "rule": rule, "count": 0, "rows": [], "examples": [],
+                "message": error["msg"]})
+            group["count"] += 1
+            if len(group["rows"]) < _EXAMPLES:
+                group["rows"].append(row)
+                if rule not in {"missing_column"}:
+                    group["examples"].append(_example(error.get("input")))
+        violations = list(groups.values())
+        sentences = []
+        for v in violations:
+            if v["column"] is None:
+                sentences.append(f"row {v['rows'][0]} is not a record (an object of features)")
+                continue
+            what = _SENTENCES.get(v["rule"]) or v["message"][0].lower() + v["message"][1:]
+            rows = ", ".join(str(r) for r in v["rows"]) + (", ..." if v["count"] > len(
+                v["rows"]) else "")
+            got = f" (got {', '.join(v['examples'])})" if v["examples"] and v["rule"] != (
+                "unknown_column") else ""
+            sentences.append(f"field '{v['column']}' {what}{got}" + (f" in rows {rows}"
+                                                                    if many else ""))
+        expected = ""
+        if any(v["rule"] in {"missing_column", "unknown_column"} for v in violations):
+            shown = self.columns[:20] + (["..."] if len(self.columns) > 20 else [])
+            expected = f" (expected fields: {', '.join(shown)})"
+        return ValidationFailed(
+            f"input does not match the signature of {self.what}: " + "; ".join(sentences)
+            + expected, violations)
+
+
+def _example(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, str | int | float | bool) or value is None \
+        else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def output_schema(signature: Signature) -> dict[str, Any]:
+    """The JSON schema of a prediction response for a version with this signature."""
+    kind = {"integer": "integer", "float": "number", "boolean": "boolean"}.get(
+        signature.outputs.prediction_type, "string")
+    props: dict[str, Any] = {
+        "model": {"type": "string"},
+        "version": {"type": "integer"},
+        "alias": {"type": ["string", "null"]},
+        "request_id": {"type": "string"},
+        "predictions": {"type": "array", "items": {"type": kind}},
+    }
+    if signature.outputs.predict_proba and signature.outputs.classes:
+        props["classes"] = {"type": "array", "items": {},
+                            "example": list(signature.outputs.classes)}
+        props["probabilities"] = {"type": "array", "items": {
+            "type": "array", "items": {"type": "number"},
+            "minItems": len(signature.outputs.classes),
+            "maxItems": len(signature.outputs.classes)}}
+    return {"type": "object", "properties": props,
+            "required": ["model", "version", "request_id", "predictions"]}

@@ -1,0 +1,93 @@
+"""Running the prediction service: uvicorn, one or more worker processes, graceful SIGTERM.
+
+On SIGTERM (or Ctrl-C) uvicorn stops accepting connections and lets in-flight requests
+finish; then the app's lifespan drains every batcher and closes the prediction log, so
+every answered prediction is on disk before the process exits.
+
+With ``workers > 1`` each worker process opens the yard and loads the models itself (the
+settings travel in the environment variable ``MODELYARD_SERVE_SPEC``); each writes its own
+log files (the pid is in their names) and has its own ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings
+from ..errors import InvalidInput
+
+__all__ = ["app_from_env", "serve"]
+
+SPEC_ENV = "MODELYARD_SERVE_SPEC"
+
+
+def app_from_env() -> Any:
+    """The app a uvicorn worker process builds from ``MODELYARD_SERVE_SPEC``."""
+    from .._yard import open as open_yard
+    from ._app import create_app
+
+    spec = json.loads(os.environ[SPEC_ENV])
+    yard = open_yard(spec["project"], **spec["overrides"])
+    return create_app(yard, spec["refs"], log_root=spec.get("log_root"))
+
+
+def serve(
+    refs: list[str],
+    *,
+    settings: Settings,
+    overrides: dict[str, Any] | None = None,
+    log_root: str | Path | None = None,
+    log_level: str = "info",
+) -> None:
+    """Serve ``refs`` until SIGTERM or Ctrl-C; blocks.
+
+    Args:
+        refs: the references to serve.
+        settings: the settings in force (host, port, workers, batching, limits).
+        overrides: the explicit settings (flags) to pass on to worker processes.
+        log_root: where the prediction log goes (``<state_dir>/predictions``).
+        log_level: uvicorn's log level.
+
+    Raises:
+        NotFound: a reference that names nothing (checked before listening).
+        InvalidInput: a bad reference, port or worker count.
+
+    Example:
+        >>> serve(["fraud@champion"], settings=load_settings())  # doctest: +SKIP
+    """
+    import uvicorn
+
+    if not 0 <= settings.serve_port <= 65535:
+        raise InvalidInput(f"port {settings.serve_port} is not a TCP port (0-65535)")
+    if settings.serve_workers < 1:
+        raise InvalidInput(f"workers must be at least 1, not {settings.serve_workers}")
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    common: dict[str, Any] = dict(host=settings.serve_host, port=settings.serve_port,
+                                  log_level=log_level, access_log=False, lifespan="on",
+                                  timeout_graceful_shutdown=30, server_header=False)
+    from .._yard import Yard
+
+    if settings.serve_workers == 1:
+        from ._app import create_app
+
+        yard = Yard(settings)
+        try:
+            app = create_app(yard, refs, log_root=log_root)
+            uvicorn.Server(uvicorn.Config(app, **common)).run()
+        finally:
+            yard.close()
+        return
+    # Check the references once here, so a typo fails before any worker starts.
+    with Yard(settings) as yard:
+        for ref in refs:
+            yard.models.get(ref)
+    os.environ[SPEC_ENV] = json.dumps({
+        "project": str(settings.project_dir), "refs": refs,
+        "overrides": {k: v for k, v in (overrides or {}).items() if v is not None},
+        "log_root": None if log_root is None else str(log_root)})
+    uvicorn.run("modelyard.serve._server:app_from_env", factory=True,
+                workers=settings.serve_workers, **common)

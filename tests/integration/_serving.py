@@ -1,0 +1,107 @@
+"""Helpers for tests that start a real ``modelyard serve`` process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import modelyard
+
+
+def cancer_frame() -> tuple[pd.DataFrame, pd.Series]:
+    """The 30-feature breast-cancer data with identifier-like column names."""
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X.columns = [str(c).replace(" ", "_") for c in X.columns]
+    return X, y
+
+
+def make_project(path: Path) -> Path:
+    """A project with model 'cancer': v1 gradient boosting (champion), v2 a logistic
+    regression; returns the project folder."""
+    X, y = cancer_frame()
+    with modelyard.open(path) as yard:
+        v1 = yard.models.register("cancer", HistGradientBoostingClassifier(
+            max_iter=20, random_state=0).fit(X, y), input_example=X.head(10))
+        yard.models.register("cancer", make_pipeline(
+            StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y),
+            input_example=X.head(10))
+        yard.models.alias("cancer", "champion", v1.version)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A ``modelyard serve`` child process; stopped (by its pid) when the test ends."""
+
+    def __init__(self, project: Path, refs: list[str], env: dict[str, str] | None = None,
+                 *args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
+        environ.update({"MODELYARD_SWAP_POLL_INTERVAL_S": "0.2",
+                        "MODELYARD_LOG_FLUSH_INTERVAL_S": "0.1"})
+        environ.update(env or {})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "modelyard", "serve", *refs, "--host", "127.0.0.1",
+             "--port", str(self.port), "--project", str(project), "--log-level", "warning",
+             *args],
+            env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def wait_ready(self, timeout: float = 40.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited {self.proc.returncode}: {self.stderr()}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("server not ready in time")
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def stderr(self) -> str:
+        stream = self.proc.stderr
+        return stream.read().decode() if stream is not None and not stream.closed else ""
+
+    def __enter__(self) -> Server:
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.terminate()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.terminate()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
