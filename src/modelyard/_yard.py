@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings, load_settings
 from .data import Datasets
 from .registry import Models
 from .store import GcReport, Store, open_store
-from .tracking import Runs
+from .tracking import ActiveRun, Runs
+
+if TYPE_CHECKING:
+    from .train import TrainResult, TrainSpec
 
 __all__ = ["Yard", "open"]
 
@@ -39,18 +43,38 @@ class Yard:
         self.runs = Runs(self.store)
         self.models = Models(self.store)
 
-    def run(self, name: str | None = None, **kwargs: Any) -> Any:
-        """Start a tracked run; use it as a context manager. See :meth:`Runs.start`."""
-        return self.runs.start(name, **kwargs)
+    def run(
+        self,
+        name: str | None = None,
+        *,
+        experiment: str = "default",
+        parent_id: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> ActiveRun:
+        """Start a tracked run; use it as a context manager. See :meth:`Runs.start`.
 
-    def train(self, spec: Any, **kwargs: Any) -> Any:
+        Example:
+            >>> with yard.run("baseline", experiment="fraud") as run:  # doctest: +SKIP
+            ...     run.log_params({"C": 1.0})
+            ...     run.log_metric("loss", 0.25, step=1)
+        """
+        return self.runs.start(name, experiment=experiment, parent_id=parent_id, tags=tags)
+
+    def train(
+        self,
+        spec: str | os.PathLike[str] | dict[str, Any] | TrainSpec,
+        *,
+        tune_trials: int | None = None,
+        progress: bool = False,
+        aliases: tuple[str, ...] | None = None,
+    ) -> TrainResult:
         """Fit, evaluate, log and register a model from a training spec.
 
-        See :func:`modelyard.train.train`.
+        See :func:`modelyard.train.train` for the arguments.
         """
         from .train import train
 
-        return train(self, spec, **kwargs)
+        return train(self, spec, tune_trials=tune_trials, progress=progress, aliases=aliases)
 
     def gc(self, *, grace_s: float | None = None, dry_run: bool = False) -> GcReport:
         """Free artifacts that no run, dataset version or model version references."""
