@@ -168,8 +168,9 @@ def test_the_client(server: Server) -> None:
         assert client.feedback("cancer", answer.request_id, [0, 1, 1]) == 3
         assert [m["ref"] for m in client.models()] == ["cancer@champion", "cancer/versions/2"]
         assert client.ready()
-    with pytest.raises(modelyard.StorageUnavailable):
-        modelyard.Client("http://127.0.0.1:9", timeout=1).predict("cancer", RECORD)
+    with pytest.raises(modelyard.StorageUnavailable), modelyard.Client(
+            "http://127.0.0.1:9", timeout=1) as nowhere:
+        nowhere.predict("cancer", RECORD)
 
 
 def test_openapi_shows_each_models_fields(http: httpx.Client) -> None:

@@ -27,7 +27,7 @@ def create(
     console().print(f"created {record.role} key {record.id}"
                     + (f" ({record.name})" if record.name else "")
                     + "; store it now, it is not shown again:")
-    console().print(key, markup=False)
+    console().print(key, markup=False, soft_wrap=True)
 
 
 @keys_app.command("list")
