@@ -224,3 +224,55 @@ class FeedbackRow(Base):
     row: Mapped[int] = mapped_column(Integer, default=0)
     label_json: Mapped[str] = mapped_column(Text)
     at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class ReferenceProfileRow(Base):
+    """Reference statistics of a model version's training data, computed once
+    (added by revision 0004)."""
+
+    __tablename__ = "reference_profiles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), unique=True
+    )
+    dataset_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="SET NULL"), nullable=True
+    )
+    profile_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class MonitorWindowRow(Base):
+    """One monitoring window's result: drift, accuracy, service health
+    (added by revision 0004)."""
+
+    __tablename__ = "monitor_windows"
+    __table_args__ = (Index("ix_monitor_windows_model_start", "model", "window_start"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    window_start: Mapped[float] = mapped_column(Float)
+    window_end: Mapped[float] = mapped_column(Float)
+    n_predictions: Mapped[int] = mapped_column(BigInteger)
+    n_labelled: Mapped[int] = mapped_column(BigInteger, default=0)
+    result_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class AlertRow(Base):
+    """An alert incident: opened when a rule breaks, resolved when it clears
+    (added by revision 0004)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_model_status", "model", "status"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[float] = mapped_column(Float)
+    last_seen_at: Mapped[float] = mapped_column(Float)
+    resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)
