@@ -19,7 +19,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +32,7 @@ __all__ = ["Database"]
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATE_LOCK = threading.Lock()
+_PG_MIGRATE_KEY = 0x6D6F64656C79  # "modely": the advisory lock id of schema migrations
 
 
 def _is_locked(exc: BaseException) -> bool:
@@ -134,7 +135,13 @@ class Database:
                 f"the database is at schema revision {current!r}, which this version of "
                 "modelyard does not know; upgrade modelyard"
             )
-        with _MIGRATE_LOCK, self._translate(), self.engine.begin() as conn:
+        # Serialise migrations across processes: SQLite by taking the write lock up front
+        # (BEGIN IMMEDIATE), PostgreSQL by a transaction-scoped advisory lock. Alembic reads
+        # the revision again inside the lock, so the second process finds nothing to do.
+        engine = self._writer if self.is_sqlite else self.engine
+        with _MIGRATE_LOCK, self._translate(), engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATE_KEY})
             cfg = self.alembic_config()
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
