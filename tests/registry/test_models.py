@@ -357,8 +357,8 @@ def test_delete_version_refuses_while_aliased_unless_forced(yard: modelyard.Yard
     assert yard.models.get_model("fraud").aliases == {}
     last = yard.models.alias_history("fraud", "champion")[-1]
     assert (last.from_version, last.to_version, last.reason) == (2, None, "version 2 deleted")
-    # Numbers are never reused while a higher one exists; the next is max + 1.
-    assert yard.models.register("fraud", ridge).version == 2
+    # A deleted number is never given again: fraud/versions/2 keeps naming what it named.
+    assert yard.models.register("fraud", ridge).version == 3
 
 
 def test_deleted_versions_are_freed_by_gc(yard: modelyard.Yard, cancer: Data,

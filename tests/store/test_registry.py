@@ -116,3 +116,11 @@ def test_gc_keeps_blobs_that_versions_reference(store: Store) -> None:
     store.models.delete_version("m", 1)
     assert store.gc(grace_s=0).blobs_deleted == 2
     assert not store.artifacts.exists(sha) and not store.artifacts.exists(extra_sha)
+
+
+def test_a_deleted_version_number_is_never_given_again(store: Store) -> None:
+    repo = store.models
+    _new(repo, "m"), _new(repo, "m")
+    repo.delete_version("m", 2)
+    assert _new(repo, "m").version == 3
+    assert [v.version for v in repo.list_versions("m")] == [1, 3]

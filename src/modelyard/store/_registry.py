@@ -1,7 +1,8 @@
 """Metadata of models, versions and aliases: every SQL statement of the registry.
 
 Rows are turned into the frozen records of ``_entities`` before they leave this module.
-Version numbers are ``max + 1`` inside the inserting transaction; the unique constraint on
+Version numbers come from the model's ``last_version`` counter inside the inserting
+transaction, so a deleted version's number is never given again; the unique constraint on
 ``(model_id, version)`` catches two writers that raced, and the losing one retries.
 """
 
@@ -308,8 +309,10 @@ class ModelRepository:
                 session.flush()
             latest = session.scalar(select(func.max(ModelVersionRow.version))
                                     .where(ModelVersionRow.model_id == model.id))
+            number = max(latest or 0, model.last_version or 0) + 1
+            model.last_version = number
             row = ModelVersionRow(
-                model_id=model.id, version=(latest or 0) + 1, run_id=run_id,
+                model_id=model.id, version=number, run_id=run_id,
                 dataset_version_id=dataset_version_id, blob_sha256=blob_sha256,
                 format=format, flavor=flavor, code_version=code_version,
                 description=description, created_at=now, **payload,
