@@ -74,8 +74,9 @@ def test_the_whole_cli_flow(project: Path, capsys: pytest.CaptureFixture[str]) -
     code, out, _ = cli(capsys, "runs", "list")
     assert code == 0 and "train-cancer" in out and "trial-0" in out
 
-    frame = pd.read_csv(project / "cancer.csv").drop(columns=["target"]).head(4)
-    frame.to_csv(project / "rows.csv", index=False)
+    frame = pd.read_csv(project / "cancer.csv").head(4)
+    frame.to_csv(project / "rows.csv", index=False)  # the label column is ignored
+    frame = frame.drop(columns=["target"])
     code, out, _ = cli(capsys, "models", "predict", "cancer@champion", "-i", "rows.csv",
                        "--proba")
     assert code == 0 and "4 predictions" in out and "p(1)" in out

@@ -122,6 +122,10 @@ def predict(
         raise InvalidInput(f"cannot read {str(input_path)!r}: {exc}") from exc
     with open_from_cli(project, db_url) as yard:
         predictor = yard.models.load(ref)
+        target = predictor.version.extra.get("target")
+        if isinstance(target, str) and target in frame.columns:
+            # A slice of the training data still holds the label; predicting ignores it.
+            frame = frame.drop(columns=[target])
         predictions = predictor.predict(frame)
         probabilities = predictor.predict_proba(frame) if proba else None
     columns = ["row", "prediction"]
