@@ -75,10 +75,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_batch_wait_ms", float, 2.0,
             "longest a request waits for others to join its batch (only while more are "
             "known to be on their way)"),
+    Setting("predict_threads", int, 1,
+            "threads one model call may use (OpenMP, BLAS) in the server; 0 leaves the "
+            "libraries' default. Batching, not threads inside a call, scales small requests"),
     Setting("max_body_bytes", int, 1_048_576, "largest prediction request body accepted"),
     Setting("max_rows_per_request", int, 1000, "most records in one prediction request"),
     Setting("swap_poll_interval_s", float, 2.0,
             "how often the server checks the registry for moved aliases and revoked keys"),
+    Setting("log_predictions", _bool, True,
+            "write every served prediction to the prediction log (what monitoring reads)"),
     Setting("log_rotate_mb", float, 64.0,
             "a prediction log file is closed and a new one started past this size"),
     Setting("log_rotate_s", float, 300.0,
@@ -116,9 +121,11 @@ class Settings:
     serve_workers: int
     max_batch_size: int
     max_batch_wait_ms: float
+    predict_threads: int
     max_body_bytes: int
     max_rows_per_request: int
     swap_poll_interval_s: float
+    log_predictions: bool
     log_rotate_mb: float
     log_rotate_s: float
     log_flush_interval_s: float

@@ -153,11 +153,11 @@ def _column(values: Any, dtype: pa.DataType) -> pa.Array:
         return pa.array(pd.to_datetime(pd.Series(values), utc=True, format="mixed"), type=dtype)
     try:
         return pa.array(values, type=dtype, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except pa.ArrowException:
         pass
     try:
         return pa.array(values, from_pandas=True).cast(dtype)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+    except pa.ArrowException:
         _LOG.warning("prediction log: values of type %s do not fit %s; logged as null",
                      type(values).__name__, dtype)
         return pa.nulls(len(values), type=dtype)
@@ -207,7 +207,7 @@ def _table(entries: Sequence[_Entry]) -> pa.Table:
             else np.asarray(e.probabilities, dtype=np.float64).reshape(e.n, width)
             for e in entries])
         for j, cls in enumerate(schema.classes):
-            columns[f"proba.{cls}"] = pa.array(proba[:, j])
+            columns[f"proba.{cls}"] = pa.array(proba[:, j], from_pandas=True)  # NaN: null
     return pa.Table.from_arrays([columns[f.name] for f in schema.arrow], schema=schema.arrow)
 
 

@@ -8,6 +8,7 @@ is attached by hand (``openapi_extra``) and kept current across hot swaps.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import re
@@ -88,6 +89,7 @@ class ServeState:
         self.yard = yard
         self.settings = settings
         self.metrics = ServeMetrics()
+        self.log_predictions = settings.log_predictions
         self.log = PredictionLog(
             log_root or settings.state_dir / "predictions",
             rotate_bytes=int(settings.log_rotate_mb * 1024 * 1024),
@@ -114,7 +116,17 @@ class ServeState:
                             max_wait_ms=self.settings.max_batch_wait_ms,
                             expected=expected,
                             on_batch=self.metrics.batch_observer(name, loaded.version.version),
-                            name=f"{name}-v{loaded.version.version}")
+                            name=f"{name}-v{loaded.version.version}",
+                            thread_init=self._limit_threads)
+
+    def _limit_threads(self) -> None:
+        # OpenMP's limit is per calling thread: this caps the model's threads in the
+        # batcher's thread only. Idle OpenMP workers spin, which on a small machine steals
+        # the cores the event loop needs.
+        if self.settings.predict_threads > 0:
+            from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+            threadpool_limits(self.settings.predict_threads)
 
     def _swapped(self, served: ServedModel, loaded: LoadedVersion) -> None:
         self.metrics.loaded.clear()
@@ -218,9 +230,11 @@ async def _predict(state: ServeState, request: Request, ref: str) -> Response:
         answer["classes"] = loaded.classes
         answer["probabilities"] = _array(proba)
     response = _json(answer, headers={"x-request-id": request_id})
-    state.log.append(loaded.log_schema, request_id,
-                     parsed.matrix if parsed.matrix is not None else parsed.records,
-                     predictions, proba, alias=alias, latency_ms=latency * 1000, ts=arrived)
+    if state.log_predictions:
+        state.log.append(loaded.log_schema, request_id,
+                         parsed.matrix if parsed.matrix is not None else parsed.records,
+                         predictions, proba, alias=alias, latency_ms=latency * 1000,
+                         ts=arrived)
     state.metrics.observe_ok(version.model, version.version, latency, parsed.n)
     return response
 
@@ -280,6 +294,10 @@ def create_app(
 
         async def start() -> None:
             await state.table.load_all()
+            # What exists now (modules, models) lives as long as the process: keep it out
+            # of the cyclic GC's full collections, which otherwise stall requests.
+            gc.collect()
+            gc.freeze()
             await state.poll()
 
         task = asyncio.get_running_loop().create_task(start(), name="modelyard-models")

@@ -47,6 +47,7 @@ class MicroBatcher(Generic[In, Out]):
             batcher only waits while this is positive.
         on_batch: called after each batch with ``(rows, seconds)`` (metrics).
         name: names the worker thread.
+        thread_init: run once in the worker thread before the first call.
 
     Example:
         >>> batcher = MicroBatcher(lambda items: [x * 2 for x in items])  # doctest: +SKIP
@@ -63,6 +64,7 @@ class MicroBatcher(Generic[In, Out]):
         expected: Callable[[], int] = lambda: 0,
         on_batch: Callable[[int, float], None] | None = None,
         name: str = "batcher",
+        thread_init: Callable[[], None] | None = None,
     ) -> None:
         self._predict = predict
         self.max_batch_size = max(1, max_batch_size)
@@ -72,7 +74,8 @@ class MicroBatcher(Generic[In, Out]):
         self._queue: deque[_Pending[In, Out]] = deque()
         self._arrived: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"modelyard-{name}")
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"modelyard-{name}",
+                                            initializer=thread_init)
         self._closing = False
         self.batches = 0
         self.rows = 0

@@ -112,7 +112,9 @@ class InputSchema:
         self._many: TypeAdapter[Any] = TypeAdapter(many)
         nullable = any(c.nullable for c in signature.inputs or ())
         self._row: Callable[[Any], Any]
-        if len(self.columns) == 1:
+        if not self.columns:
+            self._row = lambda r: ()
+        elif len(self.columns) == 1:
             only = self.columns[0]
             self._row = lambda r: (r.get(only),)
         elif nullable:

@@ -1,0 +1,118 @@
+"""MicroBatcher: concurrent submissions gathered into one call, each caller its own result."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from modelyard.serve import MicroBatcher
+
+
+def run(coro: object) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def test_concurrent_requests_share_calls_and_get_their_own_results() -> None:
+    calls: list[list[int]] = []
+
+    def predict(items: list[int]) -> list[int]:
+        calls.append(list(items))
+        time.sleep(0.005)
+        return [x * 10 for x in items]
+
+    async def main() -> list[int]:
+        batcher: MicroBatcher[int, int] = MicroBatcher(predict, max_batch_size=16)
+        results = await asyncio.gather(*(batcher.submit(i) for i in range(50)))
+        await batcher.close()
+        return list(results)
+
+    assert run(main()) == [i * 10 for i in range(50)]
+    assert len(calls) < 50 and max(len(c) for c in calls) <= 16
+    assert sorted(x for c in calls for x in c) == list(range(50))
+
+
+def test_a_lone_request_does_not_wait() -> None:
+    async def main() -> float:
+        batcher: MicroBatcher[int, int] = MicroBatcher(lambda xs: xs, max_wait_ms=500,
+                                                       expected=lambda: 0)
+        started = time.perf_counter()
+        await batcher.submit(1)
+        elapsed = time.perf_counter() - started
+        await batcher.close()
+        return elapsed
+
+    assert run(main()) < 0.2  # type: ignore[operator]
+
+
+def test_it_waits_for_requests_known_to_be_coming() -> None:
+    sizes: list[int] = []
+    coming = [1]
+
+    async def main() -> None:
+        batcher: MicroBatcher[int, int] = MicroBatcher(
+            lambda xs: xs, max_wait_ms=200, expected=lambda: coming[0],
+            on_batch=lambda rows, _s: sizes.append(rows))
+        first = batcher.submit(1)
+        await asyncio.sleep(0.02)
+        coming[0] = 0
+        second = batcher.submit(2)
+        assert await asyncio.gather(first, second) == [1, 2]
+        await batcher.close()
+
+    run(main())
+    assert sizes == [2]
+
+
+def test_rows_count_toward_the_batch_size() -> None:
+    sizes: list[int] = []
+
+    async def main() -> None:
+        batcher: MicroBatcher[int, int] = MicroBatcher(
+            lambda xs: xs, max_batch_size=10, on_batch=lambda rows, _s: sizes.append(rows))
+        await asyncio.gather(*(batcher.submit(i, rows=4) for i in range(5)),
+                             batcher.submit(99, rows=25))
+        await batcher.close()
+
+    run(main())
+    assert max(sizes) == 25 and all(s <= 10 for s in sizes if s != 25)
+
+
+def test_a_failing_request_does_not_fail_its_batch() -> None:
+    def predict(items: list[int]) -> list[int]:
+        if 3 in items:
+            raise ValueError("three")
+        return items
+
+    async def main() -> list[object]:
+        batcher: MicroBatcher[int, int] = MicroBatcher(predict)
+        out = await asyncio.gather(*(batcher.submit(i) for i in range(6)),
+                                   return_exceptions=True)
+        await batcher.close()
+        return list(out)
+
+    out = run(main())
+    assert isinstance(out, list)
+    assert [type(x).__name__ for x in out] == ["int"] * 3 + ["ValueError"] + ["int"] * 2
+
+
+def test_close_finishes_what_is_queued_and_runs_in_its_own_thread() -> None:
+    threads: set[str] = set()
+
+    def predict(items: list[int]) -> list[int]:
+        threads.add(threading.current_thread().name)
+        time.sleep(0.01)
+        return items
+
+    async def main() -> None:
+        batcher: MicroBatcher[int, int] = MicroBatcher(predict, max_batch_size=2, name="t")
+        futures = [batcher.submit(i) for i in range(7)]
+        await batcher.close()
+        assert [f.result() for f in futures] == list(range(7))
+        with pytest.raises(RuntimeError):
+            batcher.submit(1)
+
+    run(main())
+    assert threads and all(t.startswith("modelyard-t") for t in threads)
