@@ -30,3 +30,17 @@ echo "== tracking: MLflow" >&2
 
 "$OUR_PY" benchmarks/bench_tracking.py report \
   "$results/tracking-modelyard.json" "$results/tracking-mlflow.json" --markdown docs/BENCHMARKS.md
+
+# Serving: modelyard serve vs a minimal FastAPI endpoint, `mlflow models serve` and BentoML
+# (benchmarks/.venv-bentoml, created here with `pip install bentoml` when missing; skipped in
+# the report if that fails). Appends its section to docs/BENCHMARKS.md.
+BENTO_VENV=benchmarks/.venv-bentoml
+if ! "$BENTO_VENV/bin/python" -c "import bentoml, sklearn, joblib" >/dev/null 2>&1; then
+  echo "creating $BENTO_VENV with BentoML ..." >&2
+  python3 -m venv "$BENTO_VENV" && "$BENTO_VENV/bin/pip" install -q bentoml scikit-learn \
+    || echo "BentoML could not be installed; its row will say skipped" >&2
+fi
+echo "== serving" >&2
+"$OUR_PY" benchmarks/bench_serving.py run --workdir "$work/serving" \
+  --out "$results/serving.json" --seconds "${SERVE_SECONDS:-8}"
+"$OUR_PY" benchmarks/bench_serving.py report "$results/serving.json" --markdown docs/BENCHMARKS.md
