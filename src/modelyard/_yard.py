@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Settings, load_settings
 from .data import Datasets
+from .monitor import Monitor
 from .registry import Models
 from .store import GcReport, Store, open_store
 from .tracking import ActiveRun, Runs
@@ -29,6 +30,7 @@ class Yard:
         datasets: ingest, version, validate and split data.
         runs: read, list and delete tracked runs.
         models: register, alias and load model versions.
+        monitor: drift, quality, health and alerts of served models.
 
     Example:
         >>> yard = modelyard.open("/tmp/proj")  # doctest: +SKIP
@@ -42,6 +44,7 @@ class Yard:
         self.datasets = Datasets(self.store)
         self.runs = Runs(self.store)
         self.models = Models(self.store)
+        self.monitor = Monitor(self.store, self.models, settings)
 
     def run(
         self,

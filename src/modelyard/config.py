@@ -93,6 +93,29 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log_max_queue_rows", int, 1_000_000,
             "rows the prediction log may hold in memory; past it, rows are dropped and "
             "counted rather than slowing requests"),
+    Setting("monitor_window", str, "daily",
+            "how `modelyard monitor` cuts the log: hourly, daily or last:N predictions"),
+    Setting("psi_threshold", float, 0.2,
+            "a feature (or the predictions) drifted when its PSI is above this"),
+    Setting("psi_min_rows", int, 200,
+            "PSI is computed only for windows with at least this many values of a feature"),
+    Setting("ks_pvalue_threshold", float, 0.01,
+            "a numeric feature drifted when its KS p-value is below this ..."),
+    Setting("ks_min_statistic", float, 0.1,
+            "... and its KS statistic (largest CDF gap) is at least this"),
+    Setting("chi2_pvalue_threshold", float, 0.01,
+            "a categorical feature drifted when its chi-squared p-value is below this ..."),
+    Setting("js_threshold", float, 0.1,
+            "... and its Jensen-Shannon distance (base 2) is at least this"),
+    Setting("alert_accuracy_drop", float, 0.05,
+            "alert when a window's accuracy is this far below the registered one (0.05: 5 "
+            "points)"),
+    Setting("alert_latency_p99_ms", float, 100.0, "alert when a window's p99 latency is above"),
+    Setting("alert_error_rate", float, 0.01, "alert when a window's error rate is above"),
+    Setting("alert_webhook_url", str, "",
+            "where alert incidents are posted as JSON when opened and resolved (empty: none)"),
+    Setting("monitor_min_labelled_rows", int, 30,
+            "quality alerts wait for this many labelled predictions in a window"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -130,6 +153,18 @@ class Settings:
     log_rotate_s: float
     log_flush_interval_s: float
     log_max_queue_rows: int
+    monitor_window: str
+    psi_threshold: float
+    psi_min_rows: int
+    ks_pvalue_threshold: float
+    ks_min_statistic: float
+    chi2_pvalue_threshold: float
+    js_threshold: float
+    alert_accuracy_drop: float
+    alert_latency_p99_ms: float
+    alert_error_rate: float
+    alert_webhook_url: str
+    monitor_min_labelled_rows: int
 
     @property
     def state_dir(self) -> Path:

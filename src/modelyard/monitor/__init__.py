@@ -1,29 +1,61 @@
-"""Monitoring: the prediction log, reference profiles, drift, windows and alerts."""
+"""Monitoring: the prediction log, reference profiles, drift, windows, alerts, reports."""
 
+from ._alerts import Alerter as Alerter
+from ._alerts import AlertEvent as AlertEvent
+from ._alerts import AlertRule as AlertRule
+from ._alerts import default_rules as default_rules
+from ._alerts import parse_rule as parse_rule
+from ._alerts import post_webhook as post_webhook
 from ._drift import DataDrift as DataDrift
 from ._drift import DriftCounts as DriftCounts
 from ._drift import DriftThresholds as DriftThresholds
 from ._drift import FeatureDrift as FeatureDrift
 from ._drift import compute_drift as compute_drift
 from ._drift import compute_psi as compute_psi
+from ._health import Health as Health
+from ._health import ServerCounts as ServerCounts
+from ._health import read_server_counts as read_server_counts
 from ._log import LogSchema as LogSchema
 from ._log import PredictionLog as PredictionLog
 from ._log import iter_prediction_log as iter_prediction_log
 from ._log import read_prediction_log as read_prediction_log
+from ._monitor import Monitor as Monitor
+from ._monitor import MonitorReport as MonitorReport
+from ._monitor import WindowResult as WindowResult
+from ._performance import Performance as Performance
 from ._profile import ReferenceProfile as ReferenceProfile
 from ._profile import build_profile as build_profile
+from ._sketch import FeatureSketches as FeatureSketches
+from ._windows import WindowSpec as WindowSpec
+from ._windows import parse_window as parse_window
 
 __all__ = [
+    "AlertEvent",
+    "AlertRule",
+    "Alerter",
     "DataDrift",
     "DriftCounts",
     "DriftThresholds",
     "FeatureDrift",
+    "FeatureSketches",
+    "Health",
     "LogSchema",
+    "Monitor",
+    "MonitorReport",
+    "Performance",
     "PredictionLog",
     "ReferenceProfile",
+    "ServerCounts",
+    "WindowResult",
+    "WindowSpec",
     "build_profile",
     "compute_drift",
     "compute_psi",
+    "default_rules",
     "iter_prediction_log",
+    "parse_rule",
+    "parse_window",
+    "post_webhook",
     "read_prediction_log",
+    "read_server_counts",
 ]

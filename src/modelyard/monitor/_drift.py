@@ -28,6 +28,8 @@ A feature has drifted when (documented defaults, all settings):
 - categorical: the chi-squared p-value is below ``chi2_pvalue_threshold`` (0.01) *and* the
   JS distance is at least ``js_threshold`` (0.1).
 
+PSI grows as windows shrink (about ``(bins - 1) / n`` for stable data), so it is only
+computed (and only counts) from ``psi_min_rows`` (200) rows on; below, the tests decide.
 The effect-size conditions keep huge windows, where any test rejects for differences
 nobody cares about, from flagging everything. Each test is per feature, uncorrected for the
 number of features: at the p-value threshold alone a stable feature is flagged in about 1%
@@ -84,6 +86,7 @@ class DriftThresholds:
     ks_min_statistic: float = 0.1
     chi2_pvalue_threshold: float = 0.01
     js_threshold: float = 0.1
+    psi_min_rows: int = 200
 
 
 @dataclass
@@ -365,6 +368,7 @@ def _compare_one(profile: FeatureProfile, found: FeatureCounts | None,
     rows = n + found.missing
     reasons: list[str] = []
     js: float | None = None
+    psi: float | None
     if isinstance(profile, NumericProfile):
         groups = np.searchsorted(profile.psi_cuts, np.arange(profile.edges.size + 1),
                                  side="left")
@@ -388,7 +392,9 @@ def _compare_one(profile: FeatureProfile, found: FeatureCounts | None,
                                    float(profile.counts[shown:].sum() / nr)],
                      "current": [*(found.counts[:shown] / nc).tolist(),
                                  float(found.counts[shown:].sum() / nc)]}
-    if psi > th.psi_threshold:
+    if n < th.psi_min_rows:
+        psi = None
+    elif psi > th.psi_threshold:
         reasons.insert(0, "psi")
     return FeatureDrift(
         name=profile.name, kind=kind, n=n, missing_rate=found.missing / rows,

@@ -19,6 +19,11 @@ from ._feedback import Feedback as Feedback
 from ._feedback import FeedbackRepository as FeedbackRepository
 from ._keys import ApiKey as ApiKey
 from ._keys import KeyRepository as KeyRepository
+from ._monitoring import Alert as Alert
+from ._monitoring import LabelColumns as LabelColumns
+from ._monitoring import MonitoringRepository as MonitoringRepository
+from ._monitoring import MonitorWindow as MonitorWindow
+from ._monitoring import StoredProfile as StoredProfile
 from ._registry import ModelRepository as ModelRepository
 from ._runs import RunRepository as RunRepository
 from ._store import GcReport as GcReport
@@ -26,6 +31,7 @@ from ._store import Store as Store
 from ._store import open_store as open_store
 
 __all__ = [
+    "Alert",
     "AliasEvent",
     "ApiKey",
     "ArtifactStore",
@@ -38,15 +44,19 @@ __all__ = [
     "FsspecArtifactStore",
     "GcReport",
     "KeyRepository",
+    "LabelColumns",
     "Metric",
     "Model",
     "ModelRepository",
     "ModelVersion",
+    "MonitorWindow",
+    "MonitoringRepository",
     "Run",
     "RunArtifact",
     "RunInput",
     "RunRepository",
     "Store",
+    "StoredProfile",
     "open_artifact_store",
     "open_store",
     "sha256_file",

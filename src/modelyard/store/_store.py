@@ -19,6 +19,7 @@ from ._datasets import DatasetRepository
 from ._db import Database
 from ._feedback import FeedbackRepository
 from ._keys import KeyRepository
+from ._monitoring import MonitoringRepository
 from ._registry import ModelRepository
 from ._runs import RunRepository
 from ._schema import BlobRow, DatasetVersionRow, ModelVersionRow, RunArtifactRow
@@ -56,6 +57,7 @@ class Store:
         self.models = ModelRepository(self)
         self.keys = KeyRepository(self)
         self.feedback = FeedbackRepository(self)
+        self.monitoring = MonitoringRepository(self)
 
     # -- blobs ------------------------------------------------------------------------
 

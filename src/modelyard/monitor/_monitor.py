@@ -1,0 +1,448 @@
+"""The monitoring SDK: ``yard.monitor``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import Settings
+from ..errors import InvalidInput, NotFound
+from ..registry import Models
+from ..store import Alert, ModelVersion, Store
+from ._alerts import Alerter, AlertEvent, AlertRule, default_rules, parse_rule
+from ._drift import DataDrift, DriftThresholds
+from ._health import Health, read_server_counts
+from ._performance import LabelIndex, Performance
+from ._profile import ReferenceProfile, build_profile, feature_kind
+from ._sketch import FeatureSketches
+from ._windows import WindowSpec, parse_time, parse_window, scan_log
+
+__all__ = ["Monitor", "MonitorReport", "WindowResult"]
+
+_LOG = logging.getLogger("modelyard.monitor")
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """Everything monitoring found in one window.
+
+    Attributes:
+        model: the model name.
+        window: how windows were cut: ``hourly``, ``daily`` or ``last:N``.
+        start: the window's start (epoch seconds, inclusive).
+        end: its end (exclusive; for ``last:N`` the newest prediction's time).
+        complete: whether the window had ended when it was evaluated.
+        versions: predictions per model version that answered.
+        reference: what the window was compared with.
+        drift: input drift per feature.
+        prediction_drift: drift of the predicted class/value and of the score.
+        performance: quality on the labelled predictions.
+        health: request rate, latency and errors.
+        alerts_evaluated: whether alert rules were applied to it.
+    """
+
+    model: str
+    window: str
+    start: float
+    end: float
+    complete: bool
+    versions: dict[str, int]
+    reference: str
+    drift: DataDrift
+    prediction_drift: DataDrift
+    performance: Performance
+    health: Health
+    alerts_evaluated: bool = False
+
+    @property
+    def n_predictions(self) -> int:
+        """Predicted rows in the window."""
+        return self.health.rows
+
+    @property
+    def version(self) -> int | None:
+        """The version that answered most of the window's predictions."""
+        if not self.versions:
+            return None
+        return int(max(self.versions.items(), key=lambda kv: kv[1])[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form stored in ``monitor_windows.result_json``."""
+        return {"model": self.model, "window": self.window, "start": self.start,
+                "end": self.end, "complete": self.complete, "versions": self.versions,
+                "reference": self.reference, "drift": self.drift.to_dict(),
+                "prediction_drift": self.prediction_drift.to_dict(),
+                "performance": self.performance.to_dict(), "health": self.health.to_dict(),
+                "alerts_evaluated": self.alerts_evaluated}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WindowResult:
+        """Read the JSON form back."""
+        return cls(model=data["model"], window=data["window"], start=float(data["start"]),
+                   end=float(data["end"]), complete=bool(data["complete"]),
+                   versions={str(k): int(v) for k, v in data.get("versions", {}).items()},
+                   reference=str(data.get("reference", "")),
+                   drift=DataDrift.from_dict(data["drift"]),
+                   prediction_drift=DataDrift.from_dict(data["prediction_drift"]),
+                   performance=Performance.from_dict(data["performance"]),
+                   health=Health.from_dict(data["health"]),
+                   alerts_evaluated=bool(data.get("alerts_evaluated", False)))
+
+
+@dataclass(frozen=True)
+class MonitorReport:
+    """The windows of one monitoring pass (or of the store), with the alert changes.
+
+    Attributes:
+        model: the model name.
+        reference: what the windows were compared with.
+        windows: oldest first.
+        events: incidents opened and resolved by this pass.
+        open_alerts: incidents open after it.
+    """
+
+    model: str
+    reference: str
+    windows: tuple[WindowResult, ...]
+    events: tuple[AlertEvent, ...] = ()
+    open_alerts: tuple[Alert, ...] = field(default=())
+
+    @property
+    def latest(self) -> WindowResult | None:
+        """The newest window."""
+        return self.windows[-1] if self.windows else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (what the management API answers with)."""
+        return {"model": self.model, "reference": self.reference,
+                "windows": [w.to_dict() for w in self.windows],
+                "events": [e.to_dict() for e in self.events],
+                "open_alerts": [a.to_dict() for a in self.open_alerts]}
+
+
+class Monitor:
+    """Drift, quality, health and alerts of served models, from the prediction log.
+
+    Reached as ``yard.monitor``.
+
+    Args:
+        store: the yard's store.
+        models: the yard's registry.
+        settings: thresholds, the default window and the webhook.
+
+    Example:
+        >>> report = yard.monitor.check("fraud", window="hourly")  # doctest: +SKIP
+        >>> report.latest.drift.drifted  # doctest: +SKIP
+        ('amount',)
+        >>> yard.monitor.write_html(report, "fraud.html")  # doctest: +SKIP
+    """
+
+    def __init__(self, store: Store, models: Models, settings: Settings) -> None:
+        self._store = store
+        self._models = models
+        self.settings = settings
+
+    @property
+    def thresholds(self) -> DriftThresholds:
+        """The drift thresholds in force (from the settings)."""
+        s = self.settings
+        return DriftThresholds(psi_threshold=s.psi_threshold, psi_min_rows=s.psi_min_rows,
+                               ks_pvalue_threshold=s.ks_pvalue_threshold,
+                               ks_min_statistic=s.ks_min_statistic,
+                               chi2_pvalue_threshold=s.chi2_pvalue_threshold,
+                               js_threshold=s.js_threshold)
+
+    def default_rules(self) -> tuple[AlertRule, ...]:
+        """The alert rules used when none are given (thresholds from the settings)."""
+        s = self.settings
+        return default_rules(psi=s.psi_threshold, accuracy_drop=s.alert_accuracy_drop,
+                             latency_p99_ms=s.alert_latency_p99_ms,
+                             error_rate=s.alert_error_rate)
+
+    # -- reference profiles -------------------------------------------------------------
+
+    def _default_version(self, model: str) -> ModelVersion:
+        try:
+            return self._models.get(f"{model}@champion")
+        except NotFound:
+            return self._models.get(model)
+
+    def profile(self, ref: str | ModelVersion) -> ReferenceProfile:
+        """The reference profile of a model version: its training data version's
+        statistics, and those of the version's predictions on it. Computed on first use
+        and stored; never recomputed (see :meth:`forget_profile`).
+
+        Args:
+            ref: a version (``fraud@champion``, ``fraud@3``) or its record.
+
+        Raises:
+            NotFound: no such version.
+            InvalidInput: the version was registered without a dataset version.
+        """
+        version = ref if isinstance(ref, ModelVersion) else self._models.get(ref)
+        stored = self._store.monitoring.get_profile(version.id)
+        if stored is not None:
+            return ReferenceProfile.from_dict(stored.profile)
+        if version.dataset_version_id is None:
+            raise InvalidInput(
+                f"{version.ref} was registered without a dataset version, so it has no "
+                "training data to compare with; register it with dataset_version=..., or "
+                "monitor against a log window: reference='window:START/END'")
+        dataset = self._store.datasets.get_version_by_id(version.dataset_version_id)
+        if dataset is None:
+            raise NotFound(f"the training data of {version.ref} is gone")
+        frame = pd.read_parquet(self._store.artifacts.open_verified(dataset.blob_sha256))
+        profile = self._profile_frame(version, frame, f"dataset {dataset.ref}",
+                                      schema=dataset.schema)
+        stored = self._store.monitoring.put_profile(version.id, dataset.id, profile.to_dict())
+        return ReferenceProfile.from_dict(stored.profile)
+
+    def forget_profile(self, ref: str | ModelVersion) -> bool:
+        """Drop a version's stored profile, so the next use computes it again."""
+        version = ref if isinstance(ref, ModelVersion) else self._models.get(ref)
+        return self._store.monitoring.delete_profile(version.id)
+
+    def _profile_frame(self, version: ModelVersion, frame: pd.DataFrame, source: str, *,
+                       schema: Mapping[str, Any] | None = None) -> ReferenceProfile:
+        inputs = version.signature.get("inputs")
+        if inputs is None:
+            names = version.extra.get("features") or [c for c in frame.columns]
+            inputs = [{"name": n, "type": _logical(frame[n])} for n in names
+                      if n in frame.columns]
+        types = {c["name"]: c["type"] for c in inputs if c["name"] in frame.columns}
+        ranges: dict[str, tuple[Any, Any]] = {}
+        allowed: dict[str, tuple[str, ...]] = {}
+        for col in (schema or {}).get("columns", []):
+            if col.get("name") in types:
+                ranges[col["name"]] = (col.get("min"), col.get("max"))
+                if col.get("categories"):
+                    allowed[col["name"]] = tuple(str(c) for c in col["categories"])
+        for spec in inputs:
+            if spec.get("categories") and spec["name"] not in allowed:
+                allowed[spec["name"]] = tuple(str(c) for c in spec["categories"])
+        task = str(version.extra.get("task") or version.signature.get("outputs", {}).get(
+            "task", "other"))
+        classes_raw = version.signature.get("outputs", {}).get("classes")
+        classes = tuple(classes_raw) if classes_raw else None
+        predictions = self._reference_predictions(version, frame[list(types)], task, classes)
+        return build_profile(frame, types, model=version.model, version=version.version,
+                             source=source, ranges=ranges, allowed=allowed,
+                             predictions=predictions, task=task, classes=classes)
+
+    def _reference_predictions(self, version: ModelVersion, frame: pd.DataFrame, task: str,
+                               classes: tuple[Any, ...] | None) -> dict[str, tuple[Any, str]]:
+        try:
+            predictor = self._models.load(version)
+            predicted = np.asarray(predictor.predict(frame))
+            out: dict[str, tuple[Any, str]] = {"prediction": (
+                predicted, "categorical" if task == "classification" else "float")}
+            if task == "classification" and predictor.has_predict_proba and classes and \
+                    len(classes) == 2:
+                out["score"] = (np.asarray(predictor.predict_proba(frame))[:, -1], "float")
+            return out
+        except Exception as exc:  # a model that cannot score its own data: no prediction drift
+            _LOG.warning("no reference predictions for %s: %s", version.ref, exc)
+            return {}
+
+    def _window_profile(self, model: str, text: str, log_root: Path) -> ReferenceProfile:
+        from ._log import read_prediction_log
+
+        start_text, _, end_text = text.partition("/")
+        start, end = parse_time(start_text or None), parse_time(end_text or None)
+        table = read_prediction_log(log_root, model, start, end)
+        if table.num_rows == 0:
+            raise InvalidInput(f"the reference window {text!r} of {model!r} has no logged "
+                               "predictions")
+        version = self._default_version(model)
+        types = {c["name"]: c["type"] for c in version.signature.get("inputs", [])
+                 if f"input.{c['name']}" in table.column_names}
+        columns = {n: table.column(f"input.{n}") for n in types}
+        classes_raw = version.signature.get("outputs", {}).get("classes")
+        classes = tuple(classes_raw) if classes_raw else None
+        task = str(version.extra.get("task") or version.signature.get("outputs", {}).get(
+            "task", "other"))
+        predictions: dict[str, tuple[Any, str]] = {}
+        if "prediction" in table.column_names:
+            predictions["prediction"] = (table.column("prediction"), "categorical"
+                                         if task == "classification" else "float")
+        if classes and len(classes) == 2 and f"proba.{classes[-1]}" in table.column_names:
+            predictions["score"] = (table.column(f"proba.{classes[-1]}"), "float")
+        return build_profile(columns, types, model=model, version=None,
+                             source=f"log window {text}", predictions=predictions, task=task,
+                             classes=classes)
+
+    # -- monitoring passes --------------------------------------------------------------
+
+    def check(
+        self,
+        model: str,
+        *,
+        window: str | WindowSpec | None = None,
+        since: str | float | datetime | None = None,
+        until: str | float | datetime | None = None,
+        reference: str | None = None,
+        log_root: str | os.PathLike[str] | None = None,
+        rules: Iterable[AlertRule | str] | None = None,
+        alerts: bool = True,
+        webhook_url: str | None = None,
+        server_url: str | None = None,
+    ) -> MonitorReport:
+        """Evaluate ``model``'s logged predictions window by window, store each window's
+        result (replacing an earlier result of the same window), and raise alerts.
+
+        Args:
+            model: the model name.
+            window: ``hourly``, ``daily`` or ``last:N`` (``monitor_window`` by default).
+            since: only predictions from then on (ISO 8601, epoch seconds or datetime).
+            until: only predictions before then.
+            reference: what to compare with: a model version (``fraud@3``) whose training
+                data is used; ``window:START/END`` for a log window; the champion's (else
+                the latest version's) training data by default.
+            log_root: the prediction log folder (``<state_dir>/predictions``).
+            rules: alert rules (``AlertRule`` or ``"feature_psi>0.2"``); the defaults
+                from the settings otherwise.
+            alerts: apply the alert rules.
+            webhook_url: post incidents here (``alert_webhook_url`` by default).
+            server_url: the serving process, to read error counts from its ``/metrics``.
+
+        Returns:
+            The windows, oldest first, and the incidents opened or resolved.
+
+        Raises:
+            NotFound: no such model.
+            InvalidInput: a bad window, time, reference or rule.
+        """
+        self._models.get_model(model)
+        spec = parse_window(window or self.settings.monitor_window)
+        parsed_rules = [parse_rule(r) if isinstance(r, str) else r
+                        for r in (rules if rules is not None else self.default_rules())]
+        root = Path(log_root) if log_root is not None else self.settings.state_dir / \
+            "predictions"
+        lo, hi = parse_time(since), parse_time(until)
+        baseline_version = self._default_version(model)
+        if reference is not None and reference.startswith("window:"):
+            profile = self._window_profile(model, reference[len("window:"):], root)
+        else:
+            if reference is not None:
+                baseline_version = self._models.get(reference)
+            profile = self.profile(baseline_version)
+        labels = LabelIndex(self._store.monitoring.labels(model, since=lo))
+        counted = scan_log(root, model, spec, profile, labels, since=lo, until=hi)
+        repo = self._store.monitoring
+        recent = [w.result for w in repo.windows(model, limit=200)]
+        previous_server = next((r["health"].get("server_counts") for r in reversed(recent)
+                                if r.get("health", {}).get("server_counts")), None)
+        server = read_server_counts(server_url, model) if server_url and counted else None
+        now = time.time()
+        th = self.thresholds
+        results: list[WindowResult] = []
+        for i, c in enumerate(counted):
+            last = i == len(counted) - 1
+            duration = (c.end - c.start if spec.kind == "last"
+                        else max(min(c.end, now) - c.start, 0.0))
+            results.append(WindowResult(
+                model=model, window=str(spec), start=c.start, end=c.end,
+                complete=spec.kind == "last" or c.end <= now,
+                versions={str(k): v for k, v in sorted(c.versions.items())},
+                reference=profile.source, drift=c.drift.compare(th),
+                prediction_drift=c.predictions.compare(th),
+                performance=c.performance.result(profile.task, baseline_version.metrics),
+                health=c.health.result(duration, server=server if last else None,
+                                       previous=previous_server if last else None)))
+        events: list[AlertEvent] = []
+        if alerts and results:
+            watermark = max((r["end"] for r in recent if r.get("alerts_evaluated")),
+                            default=float("-inf"))
+            alerter = Alerter(self._store, parsed_rules,
+                              webhook_url=webhook_url or self.settings.alert_webhook_url,
+                              min_labelled_rows=self.settings.monitor_min_labelled_rows)
+            for i, result in enumerate(results):
+                if result.end >= watermark:  # never re-open incidents from older windows
+                    events.extend(alerter.apply(model, result))
+                    results[i] = _evaluated(result)
+        for result in results:
+            repo.save_window(model, result.version, result.start, result.end,
+                             result.n_predictions, result.performance.n_labelled,
+                             result.to_dict())
+        return MonitorReport(model=model, reference=profile.source, windows=tuple(results),
+                             events=tuple(events),
+                             open_alerts=tuple(repo.alerts(model, status="open")))
+
+    # -- reading what is stored ---------------------------------------------------------
+
+    def windows(self, model: str, *, window: str | None = None,
+                since: str | float | datetime | None = None,
+                until: str | float | datetime | None = None,
+                limit: int | None = None) -> list[WindowResult]:
+        """Stored window results of ``model``, oldest first (for trends).
+
+        Args:
+            window: only windows cut this way (``hourly``, ``daily``, ``last:N``).
+            since: windows starting from then on.
+            until: windows starting before then.
+            limit: only the newest this many.
+        """
+        found = [WindowResult.from_dict(w.result) for w in self._store.monitoring.windows(
+            model, since=parse_time(since), until=parse_time(until), limit=None
+            if window else limit)]
+        if window is not None:
+            found = [w for w in found if w.window == str(parse_window(window))]
+            found = found[-limit:] if limit else found
+        return found
+
+    def alerts(self, model: str, *, status: str | None = None) -> list[Alert]:
+        """Alert incidents of ``model``, newest first; ``status`` ``open`` or ``resolved``.
+
+        Raises:
+            InvalidInput: another status.
+        """
+        if status not in (None, "open", "resolved"):
+            raise InvalidInput(f"alert status {status!r} is not 'open' or 'resolved'")
+        return self._store.monitoring.alerts(model, status=status)
+
+    def report(self, model: str, *, window: str | None = None,
+               limit: int = 168) -> MonitorReport:
+        """A report of the stored windows (no log is read) with the open incidents."""
+        found = self.windows(model, window=window, limit=limit)
+        return MonitorReport(model=model, reference=found[-1].reference if found else "",
+                             windows=tuple(found),
+                             open_alerts=tuple(self.alerts(model, status="open")))
+
+    def write_html(self, report: MonitorReport, path: str | os.PathLike[str]) -> Path:
+        """Write ``report`` as one self-contained HTML file (inline SVG, no network)."""
+        from ._report import render_html
+
+        out = Path(path)
+        out.write_text(render_html(report, self.thresholds), encoding="utf-8")
+        return out
+
+    def sketches(self, ref: str | ModelVersion, *, window_s: float = 3600.0,
+                 slots: int = 12) -> FeatureSketches:
+        """Live per-feature sketches for a served version (see :class:`FeatureSketches`)."""
+        return FeatureSketches(self.profile(ref), window_s=window_s, slots=slots,
+                               thresholds=self.thresholds)
+
+
+def _evaluated(result: WindowResult) -> WindowResult:
+    from dataclasses import replace
+
+    return replace(result, alerts_evaluated=True)
+
+
+def _logical(column: pd.Series[Any]) -> str:
+    dtype = column.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "float"
+    kind = "categorical" if isinstance(dtype, pd.CategoricalDtype) else "string"
+    return kind if feature_kind(kind) else "string"
