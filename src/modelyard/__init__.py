@@ -4,10 +4,18 @@ Example:
     >>> import modelyard
     >>> yard = modelyard.open()  # doctest: +SKIP
     >>> version = yard.datasets.ingest("data.csv", name="fraud")  # doctest: +SKIP
+    >>> with yard.run("baseline") as run:  # doctest: +SKIP
+    ...     modelyard.log_metric("loss", 0.3, step=1)
+
+The heavy parts (pandas, scikit-learn, FastAPI) are imported on first use of a name that
+needs them, so ``import modelyard.errors`` or a CLI ``--help`` stays fast.
 """
 
-from ._yard import Yard as Yard
-from ._yard import open as open
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .config import Settings as Settings
 from .config import load_settings as load_settings
 from .errors import AlreadyExists as AlreadyExists
@@ -19,9 +27,46 @@ from .errors import NotFound as NotFound
 from .errors import StorageUnavailable as StorageUnavailable
 from .errors import Unauthorized as Unauthorized
 from .errors import ValidationFailed as ValidationFailed
-from .serve import Client as Client
+
+if TYPE_CHECKING:
+    from ._yard import Yard as Yard
+    from ._yard import open as open
+    from .serve import Client as Client
+    from .tracking import active_run as active_run
+    from .tracking import autolog as autolog
+    from .tracking import log_metric as log_metric
+    from .tracking import log_metrics as log_metrics
+    from .tracking import log_param as log_param
+    from .tracking import log_params as log_params
+    from .tracking import set_tag as set_tag
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Client": ".serve",
+    "Yard": "._yard",
+    "active_run": ".tracking",
+    "autolog": ".tracking",
+    "log_metric": ".tracking",
+    "log_metrics": ".tracking",
+    "log_param": ".tracking",
+    "log_params": ".tracking",
+    "open": "._yard",
+    "set_tag": ".tracking",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'modelyard' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "AlreadyExists",
@@ -37,6 +82,13 @@ __all__ = [
     "ValidationFailed",
     "Yard",
     "__version__",
+    "active_run",
+    "autolog",
     "load_settings",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
     "open",
+    "set_tag",
 ]
