@@ -51,7 +51,7 @@ TOP_CATEGORIES = 50
 """Categorical columns keep this many reference values; the rest are counted together."""
 LOOKUP_CELLS = 1 << 16
 """Cells of the uniform lookup table that finds a value's bucket without a binary search."""
-LOOKUP_MAX_STEPS = 4
+LOOKUP_MAX_STEPS = 32
 """More edges than this in two adjacent cells (very skewed columns): binary search instead."""
 
 NUMERIC_TYPES = frozenset({"integer", "float"})
@@ -128,24 +128,28 @@ class NumericProfile:
     @cached_property
     def _lookup(self) -> tuple[float, float, np.ndarray, np.ndarray] | None:
         edges = self.edges
-        if edges.size < 2:
+        if edges.size < 4:
             return None
-        lo, hi = float(edges[0]), float(edges[-1])
-        scale = (LOOKUP_CELLS - 1) / (hi - lo)
+        # the table spans the second to the second-last edge, so one extreme outlier in
+        # the reference does not stretch its cells; values beyond take a few more steps
+        lo, hi = float(edges[1]), float(edges[-2])
+        scale = (LOOKUP_CELLS - 1) / (hi - lo) if hi > lo else float("inf")
         if not np.isfinite(scale):
             return None
-        table = np.searchsorted(edges, lo + np.arange(LOOKUP_CELLS) / scale, side="left")
-        if int(np.max(table[2:] - table[:-2])) > LOOKUP_MAX_STEPS:
+        table = np.searchsorted(edges, lo + np.arange(LOOKUP_CELLS) / scale,
+                                side="left").astype(np.int32)
+        table[0] = 0  # values below the table's range land in its first cell
+        if int(np.max(table[2:] - table[:-2])) + 2 > LOOKUP_MAX_STEPS:
             return None
         return lo, scale, table, np.append(edges, np.inf)
 
     def bucket_index(self, values: np.ndarray) -> np.ndarray:
         """Each value's bucket, ``searchsorted(edges, values, side="left")`` (no NaN).
 
-        A uniform lookup table over ``[edges[0], edges[-1]]`` gives each value a lower
-        bound of its bucket in O(1), and a few vectorised steps move it up to the exact one;
-        about 6x faster than a binary search per value. Columns too skewed for a uniform
-        table fall back to the binary search.
+        A uniform lookup table gives each value a lower bound of its bucket in O(1); the
+        values not yet in their bucket (few: those in cells holding an edge) then step up,
+        vectorised, until they are. About 6x faster than a binary search per value.
+        Columns too skewed for a uniform table fall back to the binary search.
         """
         lookup = self._lookup
         if lookup is None:
@@ -155,11 +159,12 @@ class NumericProfile:
         np.clip(cell, 1, LOOKUP_CELLS, out=cell)
         # one cell lower than computed: a lower bound even if rounding moved the value up
         idx = table[cell.astype(np.intp) - 1]
+        pending = np.flatnonzero(padded[idx] < values)
         for _ in range(LOOKUP_MAX_STEPS + 2):
-            step = padded[idx] < values
-            if not step.any():
+            if not pending.size:
                 break
-            idx[step] += 1
+            idx[pending] += 1
+            pending = pending[padded[idx[pending]] < values[pending]]
         return idx
 
     def to_dict(self) -> dict[str, Any]:
