@@ -44,3 +44,27 @@ echo "== serving" >&2
 "$OUR_PY" benchmarks/bench_serving.py run --workdir "$work/serving" \
   --out "$results/serving.json" --seconds "${SERVE_SECONDS:-8}"
 "$OUR_PY" benchmarks/bench_serving.py report "$results/serving.json" --markdown docs/BENCHMARKS.md
+
+# Data drift: modelyard vs Evidently (benchmarks/.venv-evidently, created here with
+# `pip install evidently` when missing; Evidently 0.7 needs pandas < 3) and plain SciPy/NumPy
+# loops, at 100k and 1M rows; each measurement in its own process for its peak memory.
+EVIDENTLY_VENV=benchmarks/.venv-evidently
+if ! "$EVIDENTLY_VENV/bin/python" -c "import evidently" >/dev/null 2>&1; then
+  echo "creating $EVIDENTLY_VENV with Evidently ..." >&2
+  python3 -m venv "$EVIDENTLY_VENV" && "$EVIDENTLY_VENV/bin/pip" install -q "evidently==0.7.*" \
+    "pandas<3" || echo "Evidently could not be installed; its rows will be missing" >&2
+fi
+echo "== drift" >&2
+rm -f "$results"/drift-*.json
+for rows in ${DRIFT_ROWS:-100000 1000000}; do
+  for mode in frames profile modelyard scipy numpy-psi; do
+    "$OUR_PY" benchmarks/bench_drift.py "$mode" --rows "$rows" --workdir "$work/drift" \
+      --out "$results/drift-$mode-$rows.json"
+  done
+  if "$EVIDENTLY_VENV/bin/python" -c "import evidently" >/dev/null 2>&1; then
+    "$EVIDENTLY_VENV/bin/python" benchmarks/bench_drift.py evidently --rows "$rows" \
+      --out "$results/drift-evidently-$rows.json"
+  fi
+done
+"$OUR_PY" benchmarks/bench_drift.py report "$results"/drift-*.json --markdown docs/BENCHMARKS.md
+
