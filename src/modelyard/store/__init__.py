@@ -25,6 +25,8 @@ from ._monitoring import MonitoringRepository as MonitoringRepository
 from ._monitoring import MonitorWindow as MonitorWindow
 from ._monitoring import StoredProfile as StoredProfile
 from ._registry import ModelRepository as ModelRepository
+from ._rollouts import Rollout as Rollout
+from ._rollouts import RolloutRepository as RolloutRepository
 from ._runs import RunRepository as RunRepository
 from ._store import GcReport as GcReport
 from ._store import Store as Store
@@ -51,6 +53,8 @@ __all__ = [
     "ModelVersion",
     "MonitorWindow",
     "MonitoringRepository",
+    "Rollout",
+    "RolloutRepository",
     "Run",
     "RunArtifact",
     "RunInput",

@@ -276,3 +276,54 @@ class AlertRow(Base):
     opened_at: Mapped[float] = mapped_column(Float)
     last_seen_at: Mapped[float] = mapped_column(Float)
     resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class RolloutRow(Base):
+    """A challenger's way to production: shadow, then canary, then promoted or rolled back
+    (added by revision 0005). The server routes by the open rollout of each model."""
+
+    __tablename__ = "rollouts"
+    __table_args__ = (Index("ix_rollouts_model_ended", "model", "ended_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(200))
+    champion_version: Mapped[int] = mapped_column(Integer)
+    challenger_version: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(16))
+    canary_share: Mapped[float] = mapped_column(Float, default=0.0)
+    started_at: Mapped[float] = mapped_column(Float)
+    stage_started_at: Mapped[float] = mapped_column(Float)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class LoopEventRow(Base):
+    """The loop's audit trail: every trigger, run, gate decision, rollout step, promotion
+    and rollback, with its reason (added by revision 0005)."""
+
+    __tablename__ = "loop_events"
+    __table_args__ = (Index("ix_loop_events_model_at", "model", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text, default="")
+    data_json: Mapped[str] = mapped_column(Text, default="{}")
+    at: Mapped[float] = mapped_column(Float)
+
+
+class LoopStateRow(Base):
+    """Where each model's loop stands, so a restarted loop resumes instead of repeating a
+    step (added by revision 0005)."""
+
+    __tablename__ = "loop_state"
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state_json: Mapped[str] = mapped_column(Text, default="{}")
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class LeaseRow(Base):
+    """A named lease: only its holder acts until it expires (added by revision 0005)."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[float] = mapped_column(Float)

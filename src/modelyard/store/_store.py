@@ -21,6 +21,7 @@ from ._feedback import FeedbackRepository
 from ._keys import KeyRepository
 from ._monitoring import MonitoringRepository
 from ._registry import ModelRepository
+from ._rollouts import RolloutRepository
 from ._runs import RunRepository
 from ._schema import BlobRow, DatasetVersionRow, ModelVersionRow, RunArtifactRow
 
@@ -58,6 +59,7 @@ class Store:
         self.keys = KeyRepository(self)
         self.feedback = FeedbackRepository(self)
         self.monitoring = MonitoringRepository(self)
+        self.rollouts = RolloutRepository(self)
 
     # -- blobs ------------------------------------------------------------------------
 
