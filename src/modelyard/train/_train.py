@@ -191,10 +191,19 @@ def train(
                        metrics=metrics, best_params=best_params, task=task)
 
 
+def _is_structure(value: Any) -> bool:
+    """An estimator, or a list of (name, estimator) steps: shown by their own params."""
+    if hasattr(value, "get_params"):
+        return True
+    return isinstance(value, list | tuple) and any(
+        hasattr(v, "get_params") or (isinstance(v, tuple) and _is_structure(list(v)))
+        for v in value)
+
+
 def _flat_params(estimator: Any) -> dict[str, str]:
     params = estimator.get_params(deep=True)
     return {k: repr(v) if not isinstance(v, str | int | float | bool | None) else str(v)
-            for k, v in params.items() if not hasattr(v, "get_params")}
+            for k, v in params.items() if not _is_structure(v)}
 
 
 def _tune(
