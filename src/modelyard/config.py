@@ -82,6 +82,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_rows_per_request", int, 1000, "most records in one prediction request"),
     Setting("swap_poll_interval_s", float, 2.0,
             "how often the server checks the registry for moved aliases and revoked keys"),
+    Setting("canary_timeout_ms", float, 250.0,
+            "a canary request the challenger has not answered in this time is answered by "
+            "the champion instead (and counted as the challenger's fallback)"),
     Setting("log_predictions", _bool, True,
             "write every served prediction to the prediction log (what monitoring reads)"),
     Setting("log_rotate_mb", float, 64.0,
@@ -148,6 +151,7 @@ class Settings:
     max_body_bytes: int
     max_rows_per_request: int
     swap_poll_interval_s: float
+    canary_timeout_ms: float
     log_predictions: bool
     log_rotate_mb: float
     log_rotate_s: float

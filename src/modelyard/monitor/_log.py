@@ -279,6 +279,8 @@ class PredictionLog:
         self._seq = 0
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._rotate_asked = threading.Event()
+        self._rotated = threading.Event()
 
     def start(self) -> PredictionLog:
         """Start the writer thread (``append`` starts it too); returns ``self``."""
@@ -345,6 +347,18 @@ class PredictionLog:
         while self._queued_rows and time.monotonic() < deadline:
             time.sleep(0.005)
 
+    def rotate(self, timeout: float = 10.0) -> None:
+        """Write every queued row and close the open files, so readers see them now
+        (e.g. before a monitoring pass over the newest predictions)."""
+        with self._lock:
+            thread = self._thread
+        if thread is None or not thread.is_alive():
+            return
+        self._rotated.clear()
+        self._rotate_asked.set()
+        self._wake.set()
+        self._rotated.wait(timeout)
+
     def close(self, timeout: float = 30.0) -> None:
         """Write every accepted row, close and rename every open file, stop the thread."""
         with self._lock:
@@ -366,6 +380,11 @@ class PredictionLog:
             self._wake.clear()
             self._drain()
             self._rotate_old()
+            if self._rotate_asked.is_set():
+                self._rotate_asked.clear()
+                self._drain()
+                self._close_parts()
+                self._rotated.set()
         self._drain()
         self._close_parts()
 

@@ -417,12 +417,16 @@ class Monitor:
                              windows=tuple(found),
                              open_alerts=tuple(self.alerts(model, status="open")))
 
-    def write_html(self, report: MonitorReport, path: str | os.PathLike[str]) -> Path:
-        """Write ``report`` as one self-contained HTML file (inline SVG, no network)."""
+    def html(self, report: MonitorReport) -> str:
+        """``report`` as one self-contained HTML document (inline SVG, no network)."""
         from ._report import render_html
 
+        return render_html(report, self.thresholds)
+
+    def write_html(self, report: MonitorReport, path: str | os.PathLike[str]) -> Path:
+        """Write ``report`` as one self-contained HTML file (inline SVG, no network)."""
         out = Path(path)
-        out.write_text(render_html(report, self.thresholds), encoding="utf-8")
+        out.write_text(self.html(report), encoding="utf-8")
         return out
 
     def sketches(self, ref: str | ModelVersion, *, window_s: float = 3600.0,

@@ -35,6 +35,8 @@ from ._batching import MicroBatcher
 from ._errors import ModelNotReady, PayloadTooLarge
 from ._metrics import CONTENT_TYPE, ServeMetrics
 from ._models import LoadedVersion, ModelTable, Result, ServedModel
+from ._monitoring import LiveViews, add_monitor_routes
+from ._routing import RolloutRoute, Router
 from ._schemas import ParsedInput, output_schema
 
 __all__ = ["ServeState", "create_app"]
@@ -103,6 +105,9 @@ class ServeState:
                                 make_batcher=self._batcher, on_swap=self._swapped)
         self.on_swap: Callable[[], None] | None = None
         self.started = time.time()
+        self.live = LiveViews(lambda loaded: yard.monitor.sketches(loaded.version))
+        self.router = Router(self.table, yard.models, yard.store.rollouts,
+                             on_loaded=self.live.start)
 
     def _batcher(self, loaded: LoadedVersion) -> MicroBatcher[ParsedInput, Result]:
         name = loaded.version.model
@@ -134,13 +139,16 @@ class ServeState:
             if s.current is not None:
                 self.metrics.loaded.labels(s.ref, str(s.current.version.version)).set(1)
         self.metrics.swaps.labels(served.ref).inc()
+        self.live.start(loaded)
         if self.on_swap is not None:
             self.on_swap()
 
     async def refresh(self) -> list[str]:
-        """Poll the registry for moved aliases and the key table for changes."""
+        """Poll the registry for moved aliases, the key table for changes, and the store
+        for open rollouts."""
         switched = await self.table.refresh()
         self.keys.replace(await asyncio.to_thread(self.yard.store.keys.list))
+        await self.router.refresh()
         return switched
 
     async def poll(self) -> None:
@@ -206,21 +214,35 @@ async def _predict(state: ServeState, request: Request, ref: str) -> Response:
             raise ModelNotReady(f"{ref} is no longer served ({served.ref} moved to version "
                                 f"{loaded.version.version})")
         parsed = loaded.input.parse(body)
+        route = state.router.routes.get(served.name) if wanted is None else None
+        if route is not None and route.routes(loaded, served.parsed.alias):
+            return await _predict_routed(state, request, served, loaded, route, parsed,
+                                         body, started, arrived)
         # No await between picking `loaded` and queueing: a swap cannot slip in between.
         future = loaded.batcher.submit(parsed, parsed.n)
-        try:
-            predictions, proba = await future
-        except ModelyardError:
-            raise
-        except Exception as exc:
-            raise InvalidInput(f"{loaded.version.ref} could not predict this input "
-                               f"({type(exc).__name__}: {exc})") from exc
+        predictions, proba = await _result(loaded, future)
     except ModelyardError as exc:
         state.metrics.observe_error(served.name if served else "", exc.http_status,
                                     type(exc).__name__)
         raise
+    return _answer(state, served, loaded, _request_id(request), parsed, predictions, proba,
+                   started, arrived)
+
+
+async def _result(loaded: LoadedVersion, future: Awaitable[Result]) -> Result:
+    try:
+        return await future
+    except ModelyardError:
+        raise
+    except Exception as exc:
+        raise InvalidInput(f"{loaded.version.ref} could not predict this input "
+                           f"({type(exc).__name__}: {exc})") from exc
+
+
+def _answer(state: ServeState, served: ServedModel, loaded: LoadedVersion, request_id: str,
+            parsed: ParsedInput, predictions: np.ndarray[Any, Any],
+            proba: np.ndarray[Any, Any] | None, started: float, arrived: float) -> Response:
     latency = time.perf_counter() - started
-    request_id = _request_id(request)
     version = loaded.version
     alias = served.parsed.alias
     answer: dict[str, Any] = {"model": version.model, "version": version.version,
@@ -237,6 +259,100 @@ async def _predict(state: ServeState, request: Request, ref: str) -> Response:
                          ts=arrived)
     state.metrics.observe_ok(version.model, version.version, latency, parsed.n)
     return response
+
+
+def _same_rows(challenger: LoadedVersion, champion: LoadedVersion, parsed: ParsedInput,
+               body: bytes) -> ParsedInput:
+    """The request's rows as the challenger takes them (parsed again if its inputs differ)."""
+    if challenger.predictor.signature.inputs == champion.predictor.signature.inputs:
+        return parsed
+    return challenger.input.parse(body)
+
+
+# Shadow copies wait for a challenger slower than the traffic no further than this.
+_SHADOW_MAX_PENDING = 256
+
+
+async def _predict_routed(state: ServeState, request: Request, served: ServedModel,
+                          champion: LoadedVersion, route: RolloutRoute, parsed: ParsedInput,
+                          body: bytes, started: float, arrived: float) -> Response:
+    """Answer a request for a model with an open rollout (see ``_routing``)."""
+    request_id = _request_id(request)
+    challenger = route.challenger
+    assert challenger is not None
+    model, stage = champion.version.model, route.rollout.stage
+    if route.to_canary(request_id):
+        stats = route.challenger_stats
+        try:
+            rows = _same_rows(challenger, champion, parsed, body)
+            future = challenger.batcher.submit(rows, rows.n)
+            predictions, proba = await asyncio.wait_for(
+                future, state.settings.canary_timeout_ms / 1000)
+        except Exception as exc:  # the champion answers instead: no failed request
+            stats.fail(fallback=True)
+            state.metrics.observe_challenger(model, challenger.version.version, stage,
+                                             "fallback")
+            _LOG.debug("canary %s fell back to the champion: %r", request_id, exc)
+        else:
+            stats.observe(time.perf_counter() - started)
+            return _answer(state, served, challenger, request_id, rows, predictions, proba,
+                           started, arrived)
+        # after an await: answer with whatever the reference serves now (a swap may
+        # have closed the champion's batcher meanwhile)
+        if served.current is not None and served.current is not champion:
+            champion = served.current
+            parsed = champion.input.parse(body)
+    future = champion.batcher.submit(parsed, parsed.n)
+    try:
+        predictions, proba = await _result(champion, future)
+    except ModelyardError:
+        route.champion_stats.fail()
+        raise
+    route.champion_stats.observe(time.perf_counter() - started)
+    if stage == "shadow":
+        _shadow(state, route, champion, parsed, body, request_id, arrived)
+    return _answer(state, served, champion, request_id, parsed, predictions, proba, started,
+                   arrived)
+
+
+def _shadow(state: ServeState, route: RolloutRoute, champion: LoadedVersion,
+            parsed: ParsedInput, body: bytes, request_id: str, arrived: float) -> None:
+    """Have the challenger predict the same rows, fire and forget; log them as 'shadow'."""
+    challenger = route.challenger
+    if challenger is None:
+        return
+    model, number = champion.version.model, challenger.version.version
+    stats = route.challenger_stats
+    if challenger.batcher.pending > _SHADOW_MAX_PENDING:
+        state.metrics.observe_challenger(model, number, "shadow", "skipped")
+        return
+    try:
+        rows = _same_rows(challenger, champion, parsed, body)
+    except ModelyardError:
+        stats.fail()
+        state.metrics.observe_challenger(model, number, "shadow", "error")
+        return
+    sent = time.perf_counter()
+    future = challenger.batcher.submit(rows, rows.n)
+
+    def done(f: asyncio.Future[Result]) -> None:
+        if f.cancelled():
+            return
+        if f.exception() is not None:
+            stats.fail()
+            state.metrics.observe_challenger(model, number, "shadow", "error")
+            return
+        predictions, proba = f.result()
+        elapsed = time.perf_counter() - sent
+        stats.observe(elapsed)
+        state.metrics.observe_challenger(model, number, "shadow", "ok", rows.n)
+        if state.log_predictions:
+            state.log.append(challenger.log_schema, request_id,
+                             rows.matrix if rows.matrix is not None else rows.records,
+                             predictions, proba, alias="shadow", latency_ms=elapsed * 1000,
+                             ts=arrived)
+
+    future.add_done_callback(done)
 
 
 def _predict_doc(served: ServedModel) -> dict[str, Any]:
@@ -306,6 +422,7 @@ def create_app(
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            await state.router.close()
             await state.table.close()
             await asyncio.to_thread(state.log.close)
 
@@ -392,6 +509,38 @@ def create_app(
             state.yard.store.feedback.add, served.name,
             [(i.request_id, i.row, i.label) for i in parsed.items])
         return {"model": served.name, "stored": stored}
+
+    @app.get("/v1/models/{name}/stats", tags=["models"])
+    async def stats(name: str, request: Request) -> dict[str, Any]:
+        """Live per-version stats of a served model's open rollout (what the loop reads).
+
+        From in-memory counters, reset when a rollout starts; ``rollout`` is ``null`` and
+        ``versions`` empty when none is open::
+
+            {"model": "fraud",
+             "rollout": {"id": 3, "model": "fraud", "champion_version": 1,
+                         "challenger_version": 2, "stage": "canary", "canary_share": 0.1,
+                         "started_at": ts, "stage_started_at": ts, "ended_at": null,
+                         "reason": "...", "challenger_loaded": true},
+             "versions": {"1": {"role": "champion", "requests": 900, "errors": 0,
+                                "fallbacks": 0,
+                                "latency_ms": {"p50": 1.2, "p95": 3.4, "p99": 5.6},
+                                "since": ts},
+                          "2": {"role": "challenger", ...}}}
+
+        ``requests``: requests (shadow copies, for a shadow challenger) the version was
+        asked to predict while the rollout was open; ``errors``: those it failed (raised,
+        or for a canary, missed ``canary_timeout_ms``); ``fallbacks``: canary requests the
+        champion answered instead (also counted in ``errors``; clients saw no failure).
+        Latencies (ms, ``null`` before any) cover successful predictions: from request
+        arrival for answered requests, from submission for shadow copies. The rollout
+        entry has ``error`` when the challenger could not be loaded.
+        """
+        protected("admin")(request)
+        served, _ = state.table.find(name.partition("@")[0])
+        return state.router.stats(served.name)
+
+    add_monitor_routes(app, state, protected)
 
     def predict_route(ref: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:

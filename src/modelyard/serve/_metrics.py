@@ -62,6 +62,11 @@ class ServeMetrics:
                             ["ref", "version"], registry=r)
         self.swaps = Counter("modelyard_swaps", "Versions swapped in after an alias moved",
                              ["ref"], registry=r)
+        self.challenger = Counter(
+            "modelyard_challenger_predictions",
+            "A rollout's challenger outside the requests it answered: shadow predictions "
+            "(ok, error, skipped) and canary failures answered by the champion (fallback)",
+            ["model", "version", "stage", "outcome"], registry=r)
         self._ok: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
 
     def watch_log(self, read: Callable[[], tuple[int, int, int]]) -> None:
@@ -79,6 +84,13 @@ class ServeMetrics:
         children[0].inc()
         children[1].observe(seconds)
         children[2].inc(rows)
+
+    def observe_challenger(self, model: str, version: int, stage: str, outcome: str,
+                           rows: int = 0) -> None:
+        """Record a shadow prediction or a canary fallback of a challenger version."""
+        self.challenger.labels(model, str(version), stage, outcome).inc()
+        if rows:
+            self.rows.labels(model, str(version)).inc(rows)
 
     def observe_error(self, model: str, status: int, error: str) -> None:
         """Record a request answered with an error."""

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInput, ModelyardError, NotFound
-from ..monitor import LogSchema
+from ..monitor import FeatureSketches, LogSchema
 from ..registry import Models, Predictor
 from ..store import ModelVersion
 from ._batching import MicroBatcher
@@ -114,31 +114,46 @@ class LoadedVersion:
             tuple((c.name, c.type) for c in sig.inputs or ()),
             sig.outputs.prediction_type, tuple(self.classes) if self.classes else None)
         self.loaded_at = time.time()
+        #: live drift sketches, set once built (off the request path); ``None`` until then
+        self.sketches: FeatureSketches | None = None
         self.batcher = make_batcher(self)
 
-    def _model_input(self, items: list[ParsedInput]) -> Any:
+    def _model_input(self, items: list[ParsedInput]) -> tuple[Any, Any]:
+        """What the model gets, and the same rows for the live sketches."""
         if self.input.numeric:
             matrix = items[0].matrix if len(items) == 1 else np.concatenate(
                 [i.matrix for i in items if i.matrix is not None])
             if not self._wants_frame:
-                return matrix
+                return matrix, matrix
             frame = pd.DataFrame(matrix, columns=self.input.columns, copy=False)
             if self._int_columns:
                 ints = {n: d for n, d in self._int_columns.items()
                         if not frame[n].isna().any()}
                 frame = frame.astype(ints) if ints else frame
-            return frame
+            return frame, matrix
         frame = self.predictor.prepare([r for i in items for r in i.records])
-        return frame if self._wants_frame else frame.to_numpy()
+        return (frame if self._wants_frame else frame.to_numpy()), frame
 
     def predict_batch(self, items: list[ParsedInput]) -> list[Result]:
-        """Predict many requests in one call; one ``(predictions, probabilities)`` each."""
-        data = self._model_input(items)
+        """Predict many requests in one call; one ``(predictions, probabilities)`` each.
+
+        The rows are counted into the version's live sketches (if any) in the same
+        thread: vectorised, no I/O.
+        """
+        data, rows = self._model_input(items)
         proba = np.asarray(self._model.predict_proba(data)) if self.has_proba else None
         if proba is not None and self._argmax:
             predictions = self._class_array[np.argmax(proba, axis=1)]
         else:
             predictions = np.asarray(self._model.predict(data))
+        sketches = self.sketches
+        if sketches is not None:
+            try:
+                sketches.update(rows, predictions, proba,
+                                columns=self.input.columns if self.input.numeric else None)
+            except Exception:  # the live view must never fail a prediction
+                self.sketches = None
+                _LOG.exception("live sketches of %s stopped", self.version.ref)
         if len(items) == 1:
             return [(predictions, proba)]
         out: list[Result] = []
@@ -242,6 +257,7 @@ class ModelTable:
             self._targets[ref] = models.get(ref)
             self.served[ref] = ServedModel(ref, parsed)
         self._loaded: dict[int, LoadedVersion] = {}
+        self._held: set[int] = set()
         self._closing: set[asyncio.Task[None]] = set()
 
     @property
@@ -308,12 +324,10 @@ class ModelTable:
         served.error = None
         if self._on_swap is not None:
             self._on_swap(served, loaded)
-        if old is not None and old is not loaded and not any(
-                s.current is old for s in self.served.values()):
+        if old is not None and old is not loaded and old.version.id not in self._held \
+                and not any(s.current is old for s in self.served.values()):
             self._loaded.pop(old.version.id, None)
-            task = asyncio.get_running_loop().create_task(old.batcher.close())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            self._close_later(old)
 
     async def refresh(self) -> list[str]:
         """Re-resolve floating references; load and switch to versions that changed.
@@ -345,6 +359,28 @@ class ModelTable:
             _LOG.info("%s now answers with %s", ref, target.ref)
             switched.append(ref)
         return switched
+
+    async def acquire(self, version: ModelVersion) -> LoadedVersion:
+        """Load ``version`` (in a thread) or reuse it if loaded, and keep it loaded until
+        :meth:`release` (a rollout's challenger; a later swap to it is then instant)."""
+        loaded = await self._loaded_version(version)
+        self._held.add(version.id)
+        return loaded
+
+    def release(self, loaded: LoadedVersion) -> None:
+        """Stop holding a version from :meth:`acquire`; unload it unless a served
+        reference answers with it."""
+        self._held.discard(loaded.version.id)
+        if any(s.current is loaded for s in self.served.values()):
+            return
+        if self._loaded.get(loaded.version.id) is loaded:
+            del self._loaded[loaded.version.id]
+        self._close_later(loaded)
+
+    def _close_later(self, loaded: LoadedVersion) -> None:
+        task = asyncio.get_running_loop().create_task(loaded.batcher.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
         """Let every batcher finish what it holds, then stop them."""

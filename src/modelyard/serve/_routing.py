@@ -1,0 +1,219 @@
+"""Shadow and canary routing: the server's side of a rollout.
+
+The loop opens, advances and ends rollouts in the store (``store.rollouts``); the server
+reads the open ones with its registry poll (``swap_poll_interval_s``) and follows them:
+
+- when a rollout opens, its challenger version is loaded in the background (never on a
+  request) and held loaded while the rollout is open; until it is loaded, the champion
+  answers everything;
+- ``shadow``: the champion answers; the challenger predicts the same rows off the response
+  path, logged with alias ``shadow``;
+- ``canary``: ``canary_share`` of requests, picked by hashing the request id (so a retry
+  with the same ``X-Request-ID`` goes the same way), are answered by the challenger; one it
+  fails or does not answer within ``canary_timeout_ms`` is answered by the champion;
+- when the rollout ends the route goes at the next poll and the challenger is unloaded
+  (unless the champion alias moved to it: then it answers, swapped in without a reload).
+
+Only requests for ``name`` or ``name@champion`` answered by the rollout's champion version
+are routed; a request naming a version (``name@N``, ``name/versions/N``) never is. With no
+open rollout a request pays one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..registry import Models
+from ..store import Rollout, RolloutRepository
+from ._models import LoadedVersion, ModelTable
+
+__all__ = ["RolloutRoute", "Router", "VersionStats"]
+
+_LOG = logging.getLogger("modelyard.serve")
+_SAMPLES = 8192  # latencies kept per version for the percentiles
+
+
+class VersionStats:
+    """Live counters and recent latencies of one version during a rollout.
+
+    ``requests`` counts the requests (or shadow copies) the version was asked to predict,
+    ``errors`` those it failed (raised, or missed the canary budget), ``fallbacks`` the
+    canary requests the champion answered instead (each is also an error). Latencies (of
+    the successful ones, in ms) are the newest 8,192.
+    """
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+        self.requests = 0
+        self.errors = 0
+        self.fallbacks = 0
+        self.since = time.time()
+        self._latency_ms = np.empty(_SAMPLES)
+        self._n = 0
+
+    def observe(self, seconds: float) -> None:
+        """Count one successful prediction and its latency."""
+        self.requests += 1
+        self._latency_ms[self._n % _SAMPLES] = seconds * 1000.0
+        self._n += 1
+
+    def fail(self, *, fallback: bool = False) -> None:
+        """Count one failed prediction (and whether the champion answered instead)."""
+        self.requests += 1
+        self.errors += 1
+        self.fallbacks += int(fallback)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON ``GET /v1/models/{name}/stats`` shows for the version."""
+        kept = self._latency_ms[:min(self._n, _SAMPLES)]
+        if len(kept):
+            p50, p95, p99 = (round(float(v), 3) for v in np.percentile(kept, [50, 95, 99]))
+            latency: dict[str, float | None] = {"p50": p50, "p95": p95, "p99": p99}
+        else:
+            latency = {"p50": None, "p95": None, "p99": None}
+        return {"role": self.role, "requests": self.requests, "errors": self.errors,
+                "fallbacks": self.fallbacks, "latency_ms": latency, "since": self.since}
+
+
+@dataclass(eq=False)
+class RolloutRoute:
+    """One open rollout the server follows.
+
+    Attributes:
+        rollout: the rollout as last read from the store (stage and share may change).
+        challenger: the challenger version once loaded.
+        error: why loading the challenger failed, if it did.
+        stats: live stats by version number (reset with each new rollout).
+    """
+
+    rollout: Rollout
+    challenger: LoadedVersion | None = None
+    error: str | None = None
+    stats: dict[int, VersionStats] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.stats[self.rollout.champion_version] = VersionStats("champion")
+        self.stats[self.rollout.challenger_version] = VersionStats("challenger")
+
+    @property
+    def champion_stats(self) -> VersionStats:
+        """The champion's stats."""
+        return self.stats[self.rollout.champion_version]
+
+    @property
+    def challenger_stats(self) -> VersionStats:
+        """The challenger's stats."""
+        return self.stats[self.rollout.challenger_version]
+
+    def routes(self, answering: LoadedVersion, alias: str | None) -> bool:
+        """Whether a request answered by ``answering`` through ``alias`` is routed."""
+        return (self.challenger is not None and alias in (None, "champion")
+                and answering.version.version == self.rollout.champion_version
+                and answering is not self.challenger)
+
+    def to_canary(self, request_id: str) -> bool:
+        """Whether the challenger answers this request (canary stage; stable per id)."""
+        share = self.rollout.canary_share
+        if self.rollout.stage != "canary" or share <= 0.0:
+            return False
+        return zlib.crc32(request_id.encode()) < share * 4294967296.0
+
+    def describe(self) -> dict[str, Any]:
+        """The rollout as ``/stats`` shows it."""
+        out = dataclasses.asdict(self.rollout)
+        out["challenger_loaded"] = self.challenger is not None
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+class Router:
+    """The open rollouts of the served models, refreshed with the registry poll.
+
+    Args:
+        table: the served models (challengers are loaded and held through it).
+        models: the registry.
+        rollouts: the store's rollouts.
+        on_loaded: called on the event loop with each challenger once loaded.
+    """
+
+    def __init__(self, table: ModelTable, models: Models, rollouts: RolloutRepository,
+                 on_loaded: Callable[[LoadedVersion], None] | None = None) -> None:
+        self._table = table
+        self._models = models
+        self._rollouts = rollouts
+        self._on_loaded = on_loaded
+        #: open rollouts by model name; empty when none is open (the request path reads it)
+        self.routes: dict[str, RolloutRoute] = {}
+        self._loading: set[asyncio.Task[None]] = set()
+
+    async def refresh(self) -> None:
+        """Read the open rollouts; start, update or end the routes they imply."""
+        found = await asyncio.to_thread(self._rollouts.open_rollouts)
+        names = {s.name for s in self._table.served.values()}
+        wanted = {r.model: r for r in found if r.model in names}
+        for name, route in list(self.routes.items()):
+            r = wanted.get(name)
+            if r is None or r.id != route.rollout.id \
+                    or r.challenger_version != route.rollout.challenger_version:
+                self._end(name)
+        for name, r in wanted.items():
+            known = self.routes.get(name)
+            if known is not None:
+                known.rollout = r  # a new stage or share takes effect now
+                continue
+            route = self.routes[name] = RolloutRoute(r)
+            _LOG.info("rollout %d of %s: %s of version %d against %d", r.id, name, r.stage,
+                      r.challenger_version, r.champion_version)
+            task = asyncio.get_running_loop().create_task(self._load(route))
+            self._loading.add(task)
+            task.add_done_callback(self._loading.discard)
+
+    async def _load(self, route: RolloutRoute) -> None:
+        r = route.rollout
+        try:
+            version = await asyncio.to_thread(
+                self._models.get, f"{r.model}/versions/{r.challenger_version}")
+            loaded = await self._table.acquire(version)
+        except Exception as exc:  # keep serving with the champion alone
+            route.error = f"cannot load the challenger: {exc}"
+            _LOG.error("rollout %d of %s: %s", r.id, r.model, route.error)
+            return
+        if self.routes.get(r.model) is not route:  # ended while loading
+            self._table.release(loaded)
+            return
+        route.challenger = loaded
+        if self._on_loaded is not None:
+            self._on_loaded(loaded)
+
+    def _end(self, name: str) -> None:
+        route = self.routes.pop(name)
+        _LOG.info("rollout %d of %s is over; routing back to the champion",
+                  route.rollout.id, name)
+        challenger, route.challenger = route.challenger, None
+        if challenger is not None:
+            self._table.release(challenger)
+
+    def stats(self, name: str) -> dict[str, Any]:
+        """The ``/stats`` JSON of model ``name``."""
+        route = self.routes.get(name)
+        if route is None:
+            return {"model": name, "rollout": None, "versions": {}}
+        return {"model": name, "rollout": route.describe(),
+                "versions": {str(v): s.to_dict() for v, s in route.stats.items()}}
+
+    async def close(self) -> None:
+        """Stop loading challengers (their batchers close with the table)."""
+        for task in list(self._loading):
+            task.cancel()
+        await asyncio.gather(*self._loading, return_exceptions=True)
+        self.routes.clear()
