@@ -1,0 +1,258 @@
+"""The champion/challenger gate.
+
+Both versions predict the same held-out rows: the test split of the newest data version,
+cut exactly as the challenger's training cut it (so the challenger never saw them). The
+challenger passes when it beats the champion on the metric by more than the margin, and a
+paired test says so at level ``alpha``:
+
+- McNemar's exact test for accuracy: among the rows where exactly one model is right, are
+  the challenger's wins too many to be luck;
+- a paired bootstrap otherwise: the same resampled rows score both models; the p-value is
+  the share of resamples in which the challenger's advantage is not above the margin.
+
+It must also pass sanity checks: its inputs are a subset of the champion's (clients send
+what they sent), one-row predictions are within the latency budget, and no metric is under
+its floor.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InvalidInput
+from ..train import evaluate
+from ._policy import GatePolicy
+
+if TYPE_CHECKING:
+    from .._yard import Yard
+    from ..registry import Predictor
+    from ..store import ModelVersion
+
+__all__ = ["GateResult", "bootstrap_pvalue", "holdout", "mcnemar_pvalue", "run_gate"]
+
+_LOWER_IS_BETTER = {"log_loss", "mae", "rmse"}
+Array = np.ndarray[Any, Any]
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The gate's verdict and the numbers behind it."""
+
+    passed: bool
+    reason: str
+    metric: str
+    champion_score: float
+    challenger_score: float
+    p_value: float
+    test: str
+    n_rows: int
+    latency_p99_ms: float
+    failures: tuple[str, ...] = ()
+    challenger_metrics: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for the audit event."""
+        return {"passed": self.passed, "metric": self.metric,
+                "champion_score": self.champion_score,
+                "challenger_score": self.challenger_score, "p_value": self.p_value,
+                "test": self.test, "n_rows": self.n_rows,
+                "latency_p99_ms": self.latency_p99_ms, "failures": list(self.failures),
+                "challenger_metrics": self.challenger_metrics}
+
+
+def mcnemar_pvalue(champion_right: Array, challenger_right: Array) -> float:
+    """One-sided exact McNemar p-value that the challenger is right more often."""
+    from scipy.special import bdtrc
+
+    b = int(np.sum(champion_right & ~challenger_right))
+    c = int(np.sum(~champion_right & challenger_right))
+    if c == 0:
+        return 1.0
+    return float(bdtrc(c - 1, b + c, 0.5))
+
+
+def _auc(y: Array, score: Array) -> float:
+    order = np.argsort(score, kind="mergesort")
+    ranks = np.empty(len(score))
+    ranks[order] = np.arange(1, len(score) + 1)
+    # average the ranks of ties so AUC matches scikit-learn's
+    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    if len(counts) < len(score):
+        sums = np.bincount(inverse, weights=ranks)
+        ranks = (sums / counts)[inverse]
+    pos = y.astype(bool)
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _scorer(task: str, metric: str, y: Array, pred: Array, proba: Array | None,
+            classes: list[Any] | None) -> Callable[[Array], float]:
+    """A function of row indices giving the metric on those rows."""
+    if metric == "accuracy":
+        right = (pred == y).astype(float)
+        return lambda idx: float(right[idx].mean())
+    if metric in ("mae", "rmse") and task == "regression":
+        err = (y.astype(float) - pred.astype(float))
+        if metric == "mae":
+            return lambda idx: float(np.abs(err[idx]).mean())
+        return lambda idx: float(np.sqrt((err[idx] ** 2).mean()))
+    if proba is not None and classes is not None and len(classes) == 2:
+        if metric == "roc_auc":
+            positive = (y == classes[1]).astype(int)
+            score = proba[:, 1]
+            return lambda idx: _auc(positive[idx], score[idx])
+        if metric == "log_loss":
+            col = np.searchsorted(np.asarray(classes), y)
+            p_true = np.clip(proba[np.arange(len(y)), col], 1e-15, 1.0)
+            losses = -np.log(p_true)
+            return lambda idx: float(losses[idx].mean())
+
+    def generic(idx: Array) -> float:
+        values, _ = evaluate(task, y[idx], pred[idx], None if proba is None else proba[idx],
+                             classes, (metric,))
+        return float(values.get(metric, float("nan")))
+
+    return generic
+
+
+def bootstrap_pvalue(champion: Callable[[Array], float], challenger: Callable[[Array], float],
+                     n: int, *, higher_is_better: bool, margin: float, samples: int,
+                     seed: int = 0) -> float:
+    """Paired bootstrap p-value that the challenger is not better by more than ``margin``."""
+    rng = np.random.default_rng(seed)
+    sign = 1.0 if higher_is_better else -1.0
+    not_better = 0
+    for _ in range(samples):
+        idx = rng.integers(0, n, n)
+        diff = sign * (challenger(idx) - champion(idx))
+        if not diff > margin:  # a NaN (one class drawn) counts against the challenger
+            not_better += 1
+    return (not_better + 1) / (samples + 1)
+
+
+def holdout(yard: Yard, challenger: ModelVersion, max_rows: int) -> tuple[pd.DataFrame, str]:
+    """The held-out rows of the challenger's training data, cut as its training cut them."""
+    spec = challenger.extra.get("spec") or {}
+    target = str(challenger.extra.get("target") or spec.get("target", ""))
+    features = list(challenger.extra.get("features") or [])
+    if not challenger.dataset_ref or not target or not features:
+        raise InvalidInput(f"{challenger.ref} lacks its dataset, target or features; the gate "
+                           "needs a version registered by `modelyard train`")
+    frame = yard.datasets.load(challenger.dataset_ref).dropna(subset=[target])
+    task = challenger.extra.get("task", "classification")
+    stratify = (target if task == "classification"
+                and frame[target].value_counts().min() >= 2 else None)
+    _, test = yard.datasets.split(frame[[*features, target]],
+                                  test_size=float(spec.get("test_size", 0.2)),
+                                  seed=int(spec.get("seed", 0)), stratify=stratify)
+    if len(test) > max_rows:
+        test = test.sample(max_rows, random_state=0)
+    return test, challenger.dataset_ref
+
+
+def _latency_p99_ms(predictor: Predictor, rows: pd.DataFrame, calls: int = 40) -> float:
+    sample = [rows.iloc[[i % len(rows)]] for i in range(calls + 3)]
+    for one in sample[:3]:
+        predictor.predict(one)
+    times = []
+    for one in sample[3:]:
+        started = time.perf_counter()
+        predictor.predict(one)
+        times.append((time.perf_counter() - started) * 1000)
+    return float(np.percentile(times, 99))
+
+
+def _signature_problem(champion: ModelVersion, challenger: ModelVersion) -> str | None:
+    old = {c["name"]: c.get("type") for c in champion.signature.get("inputs") or []}
+    new = {c["name"]: c.get("type") for c in challenger.signature.get("inputs") or []}
+    if not old or not new:
+        return None
+    missing = sorted(set(new) - set(old))
+    if missing:
+        return f"it needs inputs the champion's clients do not send: {', '.join(missing)}"
+    changed = sorted(k for k in new if new[k] != old[k])
+    if changed:
+        return "input types changed: " + ", ".join(f"{k} {old[k]} -> {new[k]}" for k in changed)
+    return None
+
+
+def run_gate(yard: Yard, champion: ModelVersion, challenger: ModelVersion,
+             policy: GatePolicy) -> GateResult:
+    """Decide whether ``challenger`` may roll out against ``champion``.
+
+    Raises:
+        InvalidInput: the versions lack the lineage the gate needs.
+    """
+    rows, data_ref = holdout(yard, challenger, policy.holdout_rows)
+    task = str(challenger.extra.get("task", "classification"))
+    target = str(challenger.extra["target"])
+    metric = policy.metric or str(champion.extra.get("primary_metric")
+                                  or challenger.extra.get("primary_metric") or "accuracy")
+    higher = metric not in _LOWER_IS_BETTER
+    y = rows[target].to_numpy()
+    scored: list[tuple[Array, Array | None, list[Any] | None, Predictor]] = []
+    for version in (champion, challenger):
+        predictor = yard.models.load(version)
+        features = [c for c in rows.columns if c != target]
+        X = rows[features]
+        proba = predictor.predict_proba(X) if (task == "classification"
+                                               and predictor.has_predict_proba) else None
+        pred = predictor.predict(X)
+        scored.append((np.asarray(pred), proba, predictor.classes, predictor))
+    (p_old, q_old, c_old, _), (p_new, q_new, c_new, new_predictor) = scored
+    old_score = _scorer(task, metric, y, p_old, q_old, c_old)
+    new_score = _scorer(task, metric, y, p_new, q_new, c_new)
+    every = np.arange(len(y))
+    s_old, s_new = old_score(every), new_score(every)
+    advantage = (s_new - s_old) * (1 if higher else -1)
+    test = policy.test
+    if test == "auto":
+        test = "mcnemar" if metric == "accuracy" else "bootstrap"
+    if test == "mcnemar":
+        if task != "classification":
+            raise InvalidInput("the McNemar gate test needs a classifier; use bootstrap")
+        p_value = mcnemar_pvalue(p_old == y, p_new == y)
+    else:
+        p_value = bootstrap_pvalue(old_score, new_score, len(y), higher_is_better=higher,
+                                   margin=policy.margin, samples=policy.bootstrap_samples)
+    failures: list[str] = []
+    if not advantage > policy.margin:
+        failures.append(f"{metric} {s_new:.4f} is not better than the champion's "
+                        f"{s_old:.4f} by more than {policy.margin:g}")
+    elif not p_value < policy.alpha:
+        failures.append(f"{metric} {s_new:.4f} vs {s_old:.4f} is not significant "
+                        f"({test} p={p_value:.3g} >= {policy.alpha:g})")
+    problem = _signature_problem(champion, challenger)
+    if problem:
+        failures.append(f"incompatible signature: {problem}")
+    features = [c for c in rows.columns if c != target]
+    latency = _latency_p99_ms(new_predictor, rows[features])
+    if latency > policy.latency_budget_ms:
+        failures.append(f"one-row p99 latency {latency:.1f} ms is over the budget of "
+                        f"{policy.latency_budget_ms:g} ms")
+    metrics, _ = evaluate(task, y, p_new, q_new, c_new)
+    metrics = {k: float(v) for k, v in metrics.items()}
+    for name, floor in sorted(policy.floors.items()):
+        value = metrics.get(name)
+        if value is None:
+            failures.append(f"floor on {name}: the metric is not available")
+        elif name in _LOWER_IS_BETTER and value > floor:
+            failures.append(f"{name} {value:.4f} is above its ceiling {floor:g}")
+        elif name not in _LOWER_IS_BETTER and value < floor:
+            failures.append(f"{name} {value:.4f} is under its floor {floor:g}")
+    summary = (f"v{challenger.version} {metric} {s_new:.4f} vs champion v{champion.version} "
+               f"{s_old:.4f} on {len(y)} held-out rows of {data_ref} ({test} p={p_value:.3g})")
+    reason = (f"passed: {summary}" if not failures
+              else f"rejected: {'; '.join(failures)} [{summary}]")
+    return GateResult(passed=not failures, reason=reason, metric=metric,
+                      champion_score=s_old, challenger_score=s_new, p_value=p_value,
+                      test=test, n_rows=len(y), latency_p99_ms=latency,
+                      failures=tuple(failures), challenger_metrics=metrics)

@@ -1,0 +1,80 @@
+"""Retrain: the champion's own spec, on the newest data, as a new tracked run.
+
+Every retraining run is tagged with its loop cycle, so a loop that died after registering
+the new version finds it on restart instead of training again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidInput
+from ._policy import Policy
+from ._triggers import training_dataset
+
+if TYPE_CHECKING:
+    from .._yard import Yard
+    from ..store import ModelVersion
+
+__all__ = ["find_cycle_version", "retrain", "retrain_spec"]
+
+CYCLE_TAG = "loop_cycle"
+
+
+def retrain_spec(champion: ModelVersion, policy: Policy, cycle: str) -> dict[str, Any]:
+    """The spec (in the form a spec file has) that retrains the champion on new data.
+
+    Raises:
+        InvalidInput: the champion has no stored spec, or its estimator was a Python object.
+    """
+    spec = champion.extra.get("spec")
+    if not isinstance(spec, dict):
+        raise InvalidInput(f"{champion.ref} has no training spec; register champions with "
+                           "`modelyard train` or give [loop.<model>.retrain] spec")
+    dataset, _ = training_dataset(champion)
+    steps = []
+    for step in spec.get("estimator", []):
+        if not isinstance(step.get("params"), dict):
+            raise InvalidInput(f"{champion.ref} was trained from an estimator object; give "
+                               f"[loop.{policy.model}.retrain] spec with its class and params")
+        steps.append({"class": step["class"], "params": step["params"]})
+    tune = {k: v for k, v in (spec.get("tune") or {}).items() if v is not None}
+    tune["trials"] = policy.retrain.tune_trials
+    raw: dict[str, Any] = {
+        "model": policy.model, "dataset": f"{dataset}@latest", "target": spec["target"],
+        "features": list(spec.get("features") or []), "task": spec.get("task", "auto"),
+        "preprocess": spec.get("preprocess", "auto"),
+        "experiment": spec.get("experiment", "default"), "run_name": f"loop-{cycle}",
+        "seed": spec.get("seed", 0),
+        "evaluation": {k: spec[k] for k in ("test_size", "cv", "metrics", "primary_metric")
+                       if k in spec},
+        "tune": tune, "tags": {**(spec.get("tags") or {}), CYCLE_TAG: cycle},
+    }
+    raw["evaluation"]["metrics"] = list(raw["evaluation"].get("metrics") or [])
+    raw["estimator" if len(steps) == 1 else "pipeline"] = steps[0] if len(steps) == 1 else steps
+    for key, value in policy.retrain.spec.items():
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key] = {**raw[key], **value}
+        else:
+            raw[key] = value
+    if "pipeline" in policy.retrain.spec or "estimator" in policy.retrain.spec:
+        raw.pop("estimator" if "pipeline" in policy.retrain.spec else "pipeline", None)
+    return raw
+
+
+def find_cycle_version(yard: Yard, model: str, cycle: str) -> ModelVersion | None:
+    """The version a retraining of loop cycle ``cycle`` registered, if it got that far."""
+    for version in reversed(yard.models.versions(model)[-20:]):
+        if version.run_id and yard.runs.get(version.run_id).tags.get(CYCLE_TAG) == cycle:
+            return version
+    return None
+
+
+def retrain(yard: Yard, policy: Policy, champion: ModelVersion, cycle: str) -> ModelVersion:
+    """Train the challenger of loop cycle ``cycle`` (or find the one already trained)."""
+    found = find_cycle_version(yard, policy.model, cycle)
+    if found is not None:
+        return found
+    result = yard.train(retrain_spec(champion, policy, cycle), aliases=())
+    version: ModelVersion = result.model_version
+    return version

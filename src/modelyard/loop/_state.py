@@ -1,0 +1,159 @@
+"""One model's loop as a resumable step machine, its state stored in ``loop_state``.
+
+::
+
+    idle ─trigger─▶ retraining ─▶ gating ─pass─▶ shadow ─▶ canary ─▶ idle (promoted)
+      ▲                  │           │              │         │
+      └──────────────────┴─failed────┴─rejected─────┴─breach──┴──▶ idle (rolled back)
+
+The state is saved before each step's effects and every step is idempotent: a retraining
+run is tagged with its cycle and found again rather than repeated; the gate recomputes the
+same verdict; the rollout and the ``champion`` alias are checked before they are moved.
+So a loop killed at any moment resumes where it stood.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from ..errors import NotFound
+from ._audit import Audit
+from ._gate import run_gate
+from ._policy import Policy
+from ._retrain import retrain
+from ._rollout import RolloutController
+from ._triggers import Trigger, check_triggers
+
+if TYPE_CHECKING:
+    from .._yard import Yard
+
+__all__ = ["STEPS", "ModelLoop"]
+
+STEPS = ("idle", "retraining", "gating", "shadow", "canary")
+
+
+class ModelLoop:
+    """The loop of one model.
+
+    Args:
+        yard: the yard.
+        policy: the model's policy.
+        audit: the audit trail.
+        clock: the time source (epoch seconds).
+    """
+
+    def __init__(self, yard: Yard, policy: Policy, audit: Audit,
+                 clock: Any = time.time) -> None:
+        self._yard = yard
+        self.policy = policy
+        self._audit = audit
+        self._clock = clock
+        self.model = policy.model
+        self._rollout = RolloutController(yard, policy, audit, clock)
+
+    def state(self) -> dict[str, Any]:
+        """The stored state (``{"step": "idle"}`` before the first pass)."""
+        stored = self._yard.store.loop.state(self.model)
+        return dict(stored.state) if stored is not None else {"step": "idle", "marks": {}}
+
+    def _save(self, state: dict[str, Any]) -> None:
+        self._yard.store.loop.save_state(self.model, state)
+
+    def start_cycle(self, trigger: Trigger, state: dict[str, Any] | None = None) -> bool:
+        """Begin a retraining cycle for ``trigger`` unless one is under way."""
+        state = state if state is not None else self.state()
+        if state.get("step", "idle") != "idle":
+            return False
+        champion = self._yard.models.get(f"{self.model}@champion")
+        state.update(step="retraining", cycle=uuid.uuid4().hex[:12], champion=champion.version,
+                     challenger=None, trigger={"kind": trigger.kind, "reason": trigger.reason,
+                                               "data": trigger.data},
+                     started_at=self._clock(), outcome=None, rollout_id=None)
+        self._save(state)
+        return True
+
+    def step(self) -> bool:
+        """Do the next step that is due; returns whether the state moved."""
+        state = self.state()
+        step = state.get("step", "idle")
+        if step == "idle":
+            return self._idle(state)
+        if step == "retraining":
+            return self._retraining(state)
+        if step == "gating":
+            return self._gating(state)
+        if step in ("shadow", "canary"):
+            after = self._rollout.step(state)
+            return self._move(state, after) or after != step
+        raise NotFound(f"unknown loop step {step!r} of {self.model!r}; reset it with "
+                       "`modelyard loop reset`")
+
+    def _move(self, state: dict[str, Any], step: str) -> bool:
+        moved = state.get("step") != step
+        state["step"] = step
+        if step == "idle":
+            state["ended_at"] = self._clock()
+            state["last"] = {k: state.get(k) for k in ("cycle", "challenger", "outcome")}
+        self._save(state)
+        return moved
+
+    def _idle(self, state: dict[str, Any]) -> bool:
+        champion = self._yard.models.get(f"{self.model}@champion")
+        marks: dict[str, Any] = dict(state.get("marks") or {})
+        before = dict(marks)
+        trigger = check_triggers(self._yard, self.policy, champion, marks, self._clock())
+        state["marks"] = marks
+        cooling = self._clock() - float(state.get("ended_at") or 0) < \
+            self.policy.triggers.cooldown_s
+        if trigger is None or cooling:
+            if marks != before:
+                self._save(state)
+            return False
+        return self.start_cycle(trigger, state)
+
+    def _retraining(self, state: dict[str, Any]) -> bool:
+        cycle = state["cycle"]
+        trigger = state.get("trigger") or {}
+        self._audit.record_once(self.model, "trigger", cycle, str(trigger.get("reason", "")),
+                                trigger=trigger.get("kind"), **(trigger.get("data") or {}))
+        champion = self._yard.models.get(f"{self.model}@{state['champion']}")
+        self._audit.record_once(self.model, "retrain.started", cycle,
+                                f"retraining v{champion.version}'s spec on the newest data "
+                                f"after {trigger.get('kind')}")
+        try:
+            challenger = retrain(self._yard, self.policy, champion, cycle)
+        except Exception as exc:
+            self._audit.record_once(self.model, "retrain.failed", cycle,
+                                    f"retraining failed: {type(exc).__name__}: {exc}")
+            state["outcome"] = "retrain_failed"
+            return self._move(state, "idle")
+        if "challenger" not in challenger.aliases:
+            self._yard.models.alias(self.model, "challenger", challenger.version,
+                                    reason=f"loop cycle {cycle}: retrained after "
+                                           f"{trigger.get('kind')}")
+        self._audit.record_once(self.model, "retrain.finished", cycle,
+                                f"v{challenger.version} trained on {challenger.dataset_ref} "
+                                f"(run {challenger.run_id}), aliased challenger",
+                                version=challenger.version, run_id=challenger.run_id,
+                                dataset=challenger.dataset_ref, metrics=challenger.metrics)
+        ref = challenger.dataset_ref or ""
+        if "@" in ref and ref.rsplit("@", 1)[1].isdigit():
+            state.setdefault("marks", {})["dataset_version"] = int(ref.rsplit("@", 1)[1])
+        state["challenger"] = challenger.version
+        return self._move(state, "gating")
+
+    def _gating(self, state: dict[str, Any]) -> bool:
+        cycle = state["cycle"]
+        champion = self._yard.models.get(f"{self.model}@{state['champion']}")
+        challenger = self._yard.models.get(f"{self.model}@{state['challenger']}")
+        result = run_gate(self._yard, champion, challenger, self.policy.gate)
+        kind = "gate.passed" if result.passed else "gate.rejected"
+        self._audit.record_once(self.model, kind, cycle, result.reason, **result.to_dict())
+        if not result.passed:
+            self._yard.store.loop.describe_version(
+                self.model, challenger.version, f"rejected by the loop's gate: {result.reason}")
+            state["outcome"] = "rejected"
+            return self._move(state, "idle")
+        return self._move(state, self._rollout.begin(state))
