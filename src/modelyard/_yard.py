@@ -14,6 +14,7 @@ from .store import GcReport, Store, open_store
 from .tracking import ActiveRun, Runs
 
 if TYPE_CHECKING:
+    from .loop import Loop
     from .train import TrainResult, TrainSpec
 
 __all__ = ["Yard", "open"]
@@ -31,6 +32,7 @@ class Yard:
         runs: read, list and delete tracked runs.
         models: register, alias and load model versions.
         monitor: drift, quality, health and alerts of served models.
+        loop: retrain on triggers, gate, roll out and promote (see :class:`~modelyard.loop.Loop`).
 
     Example:
         >>> yard = modelyard.open("/tmp/proj")  # doctest: +SKIP
@@ -45,6 +47,16 @@ class Yard:
         self.runs = Runs(self.store)
         self.models = Models(self.store)
         self.monitor = Monitor(self.store, self.models, settings)
+        self._loop: Loop | None = None
+
+    @property
+    def loop(self) -> Loop:
+        """The loop that keeps this yard's models healthy (policies, history, passes)."""
+        if self._loop is None:
+            from .loop import Loop
+
+            self._loop = Loop(self)
+        return self._loop
 
     def run(
         self,

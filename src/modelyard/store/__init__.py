@@ -19,6 +19,10 @@ from ._feedback import Feedback as Feedback
 from ._feedback import FeedbackRepository as FeedbackRepository
 from ._keys import ApiKey as ApiKey
 from ._keys import KeyRepository as KeyRepository
+from ._loop import Lease as Lease
+from ._loop import LoopEvent as LoopEvent
+from ._loop import LoopRepository as LoopRepository
+from ._loop import LoopState as LoopState
 from ._monitoring import Alert as Alert
 from ._monitoring import LabelColumns as LabelColumns
 from ._monitoring import MonitoringRepository as MonitoringRepository
@@ -47,6 +51,10 @@ __all__ = [
     "GcReport",
     "KeyRepository",
     "LabelColumns",
+    "Lease",
+    "LoopEvent",
+    "LoopRepository",
+    "LoopState",
     "Metric",
     "Model",
     "ModelRepository",

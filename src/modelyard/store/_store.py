@@ -19,6 +19,7 @@ from ._datasets import DatasetRepository
 from ._db import Database
 from ._feedback import FeedbackRepository
 from ._keys import KeyRepository
+from ._loop import LoopRepository
 from ._monitoring import MonitoringRepository
 from ._registry import ModelRepository
 from ._rollouts import RolloutRepository
@@ -60,6 +61,7 @@ class Store:
         self.feedback = FeedbackRepository(self)
         self.monitoring = MonitoringRepository(self)
         self.rollouts = RolloutRepository(self)
+        self.loop = LoopRepository(self)
 
     # -- blobs ------------------------------------------------------------------------
 
