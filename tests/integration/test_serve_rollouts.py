@@ -1,0 +1,167 @@
+"""Shadow and canary routing through a real ``modelyard serve`` process that follows the
+rollouts a test opens, advances and ends in the store (as the loop does)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _flaky import FlakyClassifier
+from _serving import Server, cancer_frame, make_project
+
+import modelyard
+from modelyard.monitor import read_prediction_log
+from modelyard.store import Rollout
+
+pytestmark = pytest.mark.slow
+
+
+class Env:
+    """The project, a yard on it, and the server serving ``cancer@champion``."""
+
+    def __init__(self, project: Path, yard: modelyard.Yard, server: Server) -> None:
+        self.project = project
+        self.yard = yard
+        self.server = server
+        self.http = httpx.Client(base_url=server.url, timeout=10)
+        X, _ = cancer_frame()
+        self.records: list[dict[str, Any]] = X.to_dict(orient="records")
+
+    def stats(self) -> dict[str, Any]:
+        answer = self.http.get("/v1/models/cancer/stats")
+        assert answer.status_code == 200, answer.text
+        data: dict[str, Any] = answer.json()
+        return data
+
+    def start(self, challenger: int, stage: str, share: float = 0.0) -> Rollout:
+        """Open a rollout and wait until the server routes by it."""
+        rollout = self.yard.store.rollouts.start("cancer", champion_version=1,
+                                                 challenger_version=challenger, stage=stage,
+                                                 canary_share=share)
+        deadline = time.monotonic() + 20
+        while not ((r := self.stats()["rollout"]) and r["id"] == rollout.id
+                   and r["challenger_loaded"]):
+            assert time.monotonic() < deadline, f"the server never loaded v{challenger}"
+            time.sleep(0.05)
+        return rollout
+
+    def end(self, rollout: Rollout) -> float:
+        """Roll back; returns how long the server took to stop routing."""
+        self.yard.store.rollouts.end(rollout.id, outcome="rolled_back", reason="test")
+        ended = time.monotonic()
+        while self.stats()["rollout"] is not None:
+            assert time.monotonic() - ended < 5, "the server still routes"
+            time.sleep(0.02)
+        return time.monotonic() - ended
+
+    def predict(self, rows: list[dict[str, Any]], ref: str = "cancer",
+                request_id: str | None = None) -> dict[str, Any]:
+        headers = {"x-request-id": request_id} if request_id else {}
+        answer = self.http.post(f"/v1/models/{ref}/predict", json=rows, headers=headers)
+        assert answer.status_code == 200, answer.text  # never a failed client request
+        data: dict[str, Any] = answer.json()
+        return data
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    project = make_project(tmp_path_factory.mktemp("rollouts"))
+    X, y = cancer_frame()
+    yard = modelyard.open(project, allow_pickle=True)
+    # v3 fails on rows with a large mean radius; v4 answers slowly
+    for model in (FlakyClassifier(fail_above=15.0), FlakyClassifier(delay_s=0.4)):
+        yard.models.register("cancer", model.fit(X, y), format="pickle",
+                             input_example=X[X["mean_radius"] <= 15.0].head(10))
+    here = str(Path(__file__).parent)
+    server = Server(project, ["cancer@champion"], {
+        "MODELYARD_ALLOW_PICKLE": "1", "MODELYARD_LOG_ROTATE_S": "0.2",
+        "MODELYARD_CANARY_TIMEOUT_MS": "150", "PYTHONPATH": here})
+    with server:
+        e = Env(project, yard, server)
+        yield e
+        e.http.close()
+    yard.close()
+
+
+def test_shadow_logs_the_challenger_and_the_champion_answers(env: Env) -> None:
+    rollout = env.start(2, "shadow")
+    try:
+        for i in range(20):
+            assert env.predict(env.records[i * 5:i * 5 + 5])["version"] == 1
+        log = env.project / ".modelyard" / "predictions"
+        deadline = time.monotonic() + 10
+        while True:
+            table = read_prediction_log(log, "cancer").to_pandas()
+            shadow = table[table["alias"] == "shadow"]
+            if len(shadow) >= 100:
+                break
+            assert time.monotonic() < deadline, f"{len(shadow)} shadow rows logged"
+            time.sleep(0.1)
+        assert len(shadow) == 100 and set(shadow["version"]) == {2}
+        answered = table[table["alias"] != "shadow"]
+        assert set(answered["version"]) == {1}
+        assert set(shadow["request_id"]) <= set(answered["request_id"])
+        stats = env.stats()
+        assert stats["rollout"]["stage"] == "shadow"
+        champion, challenger = stats["versions"]["1"], stats["versions"]["2"]
+        assert champion["role"] == "champion" and champion["requests"] == 20
+        assert challenger["role"] == "challenger" and challenger["requests"] == 20
+        assert challenger["errors"] == 0 and challenger["latency_ms"]["p99"] is not None
+        metrics = env.http.get("/metrics").text
+        assert 'modelyard_predicted_rows_total{model="cancer",version="2"} 100.0' in metrics
+    finally:
+        env.end(rollout)
+
+
+def test_canary_share_routes_about_half_and_rollback_stops_it(env: Env) -> None:
+    rollout = env.start(2, "canary", 0.5)
+    try:
+        versions = [env.predict(env.records[i:i + 2])["version"] for i in range(100)]
+        assert 25 <= versions.count(2) <= 75 and versions.count(1) + versions.count(2) == 100
+        # a retry with the same request id is answered by the same version
+        assert len({env.predict(env.records[:1], request_id="retry-7")["version"]
+                    for _ in range(5)}) == 1
+        # an explicit version is never re-routed
+        for ref in ("cancer@1", "cancer/versions/1"):
+            assert {env.predict(env.records[:1], ref)["version"] for _ in range(10)} == {1}
+        stats = env.stats()["versions"]
+        assert stats["2"]["requests"] + stats["1"]["requests"] == 105
+        assert stats["2"]["errors"] == 0 and stats["2"]["fallbacks"] == 0
+    finally:
+        took = env.end(rollout)
+    assert took < 2.0  # one poll (0.2 s) and a response
+    assert {env.predict(env.records[i:i + 1])["version"] for i in range(30)} == {1}
+
+
+def test_a_failing_challenger_falls_back_to_the_champion(env: Env) -> None:
+    rollout = env.start(3, "canary", 1.0)
+    try:
+        radius = [r["mean_radius"] for r in env.records]
+        failing = sum(r > 15.0 for r in radius[:40])
+        assert 0 < failing < 40
+        versions = [env.predict(env.records[i:i + 1])["version"] for i in range(40)]
+        assert versions.count(1) == failing and versions.count(3) == 40 - failing
+        challenger = env.stats()["versions"]["3"]
+        assert challenger["errors"] == challenger["fallbacks"] == failing
+        assert challenger["requests"] == 40
+    finally:
+        env.end(rollout)
+
+
+def test_a_slow_challenger_falls_back_within_the_budget(env: Env) -> None:
+    rollout = env.start(4, "canary", 1.0)
+    try:
+        started = time.monotonic()
+        assert {env.predict(env.records[i:i + 1])["version"] for i in range(5)} == {1}
+        assert time.monotonic() - started < 5 * 0.4  # never waited for the slow model
+        challenger = env.stats()["versions"]["4"]
+        assert challenger["fallbacks"] == challenger["errors"] == 5
+        metrics = env.http.get("/metrics").text
+        assert ('modelyard_challenger_predictions_total{model="cancer",outcome="fallback",'
+                'stage="canary",version="4"} 5.0') in metrics
+    finally:
+        env.end(rollout)
