@@ -68,3 +68,11 @@ for rows in ${DRIFT_ROWS:-100000 1000000}; do
 done
 "$OUR_PY" benchmarks/bench_drift.py report "$results"/drift-*.json --markdown docs/BENCHMARKS.md
 
+
+# Loop: planted drift to a new champion answering requests, on 2 cores (taskset when present).
+echo "== loop" >&2
+PIN=""
+if command -v taskset >/dev/null 2>&1; then PIN="taskset -c 0,1"; fi
+(cd "$work" && $PIN "$OLDPWD/$OUR_PY" "$OLDPWD/benchmarks/bench_loop.py" run \
+  --workdir "$work/loop" --out "$OLDPWD/$results/loop.json")
+"$OUR_PY" benchmarks/bench_loop.py report "$results/loop.json" --markdown docs/BENCHMARKS.md
