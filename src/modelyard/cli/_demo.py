@@ -62,8 +62,11 @@ def demo(
     folder: Annotated[Path, typer.Option("--dir", help="Project folder for the demo.")] = Path(
         "yard-demo"),
     trials: Annotated[int, typer.Option(help="Optuna trials for the tuned model.")] = 8,
+    loop: Annotated[bool, typer.Option(
+        "--loop/--no-loop", help="Then serve, plant drift and close the loop.")] = True,
 ) -> None:
-    """Ingest, version, train (tracked and tuned), register, alias, load and predict."""
+    """Ingest, version, train (tracked and tuned), register, alias, load and predict; then
+    serve, stream traffic, plant drift and let the loop retrain, gate, canary and promote."""
     from sklearn.datasets import load_breast_cancer
 
     started = time.perf_counter()
@@ -139,6 +142,10 @@ def demo(
         table("latest runs", ["id", "name", "status", "roc_auc", "child runs"],
               [(r.id[:12], r.name, r.status, number(r.metrics.get("roc_auc", "")),
                 children if i == 0 else "") for i, r in enumerate(runs)])
+        if loop:
+            from ._demo_loop import close_the_loop
+
+            close_the_loop(yard, folder, frame, first_step=8)
     shown = _relative(folder)
     console().print(
         f"\n[green]done[/] in {time.perf_counter() - started:.1f}s. Explore what it made:\n"
@@ -146,6 +153,7 @@ def demo(
         f"  .venv/bin/modelyard models versions cancer -C {shown}\n"
         f"  .venv/bin/modelyard models show cancer@champion -C {shown}\n"
         f"  .venv/bin/modelyard datasets show cancer -C {shown}"
+        + (f"\n  .venv/bin/modelyard loop history cancer -C {shown}" if loop else "")
     )
 
 
