@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from _loopkit import make_champion, make_frame
 
 import modelyard
@@ -9,11 +11,11 @@ LOGREG = {"estimator": {"class": "sklearn.linear_model.LogisticRegression", "par
 DUMMY = {"estimator": {"class": "sklearn.dummy.DummyClassifier", "params": {}}}
 
 
-def _loop(yard: modelyard.Yard, retrain: dict[str, object], **gate: object) -> Loop:
+def _loop(yard: modelyard.Yard, retrain: dict[str, Any], **gate: Any) -> Loop:
     loop = Loop(yard)
     loop.set_policy(Policy("fraud", triggers=TriggerPolicy(new_data=True),
                            retrain=RetrainPolicy(spec=retrain),
-                           gate=GatePolicy(bootstrap_samples=200, **gate)))  # type: ignore[arg-type]
+                           gate=GatePolicy(bootstrap_samples=200, **gate)))
     return loop
 
 
