@@ -17,6 +17,9 @@ import httpx
 import pytest
 from _flaky import FlakyClassifier
 from _serving import Server, cancer_frame, make_project
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 import modelyard
 from modelyard.loop import Audit, Policy, RolloutController, RolloutPolicy
@@ -25,12 +28,15 @@ pytestmark = pytest.mark.slow
 
 
 class Traffic:
-    """A client thread posting 5-row requests to ``name`` until stopped; every answer kept."""
+    """A client thread posting 5-row requests to ``name`` until stopped; every answer kept.
+    With ``labels`` (one per record) it posts each answer's true labels as feedback."""
 
-    def __init__(self, url: str, model: str, records: list[dict[str, Any]]) -> None:
+    def __init__(self, url: str, model: str, records: list[dict[str, Any]],
+                 labels: list[int] | None = None) -> None:
         self.statuses: list[int] = []
         self.versions: list[int] = []
         self._stop = threading.Event()
+        self._labels = labels
         self._thread = threading.Thread(target=self._run, args=(url, model, records),
                                         daemon=True)
 
@@ -43,6 +49,11 @@ class Traffic:
                 self.statuses.append(answer.status_code)
                 if answer.status_code == 200:
                     self.versions.append(int(answer.json()["version"]))
+                    if self._labels is not None:
+                        first = (i * 5) % 500
+                        items = [{"request_id": answer.json()["request_id"], "row": row,
+                                  "label": self._labels[first + row]} for row in range(5)]
+                        http.post(f"/v1/models/{model}/feedback", json={"items": items})
                 i += 1
                 time.sleep(0.01)
 
@@ -63,6 +74,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[modelyard
     for model in (FlakyClassifier(fail_above=15.0), FlakyClassifier(delay_s=0.3)):
         yard.models.register("cancer", model.fit(X, y), format="pickle",
                              input_example=X[X["mean_radius"] <= 15.0].head(10))
+    # v5 learned the labels flipped: it answers fast and without error, but wrongly
+    yard.models.register("cancer", make_pipeline(
+        StandardScaler(), LogisticRegression(max_iter=500)).fit(X, 1 - y),
+        input_example=X.head(10))
     server = Server(project, ["cancer@champion"], {
         "MODELYARD_ALLOW_PICKLE": "1", "MODELYARD_CANARY_TIMEOUT_MS": "150",
         "PYTHONPATH": str(Path(__file__).parent)})
@@ -113,6 +128,18 @@ def test_slow_challenger_is_rolled_back(served: tuple[modelyard.Yard, Server]) -
     with Traffic(server.url, "cancer", _records()) as traffic:
         state, _ = _drive(yard, server.url, 4, max_latency_p99_ms=100.0)
     assert state["outcome"] == "rolled_back" and set(traffic.statuses) == {200}
+    assert yard.models.get("cancer@champion").version == 1
+
+
+def test_inaccurate_challenger_is_rolled_back_on_live_feedback(
+        served: tuple[modelyard.Yard, Server]) -> None:
+    yard, server = served
+    _, y = cancer_frame()
+    with Traffic(server.url, "cancer", _records(), [int(v) for v in y]) as traffic:
+        state, _ = _drive(yard, server.url, 5)
+    assert state["outcome"] == "rolled_back" and set(traffic.statuses) == {200}
+    event = yard.loop.history("cancer")[-1]
+    assert event.kind == "rolled_back" and "accuracy" in event.message, event.message
     assert yard.models.get("cancer@champion").version == 1
 
 

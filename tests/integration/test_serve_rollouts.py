@@ -12,6 +12,9 @@ import httpx
 import pytest
 from _flaky import FlakyClassifier
 from _serving import Server, cancer_frame, make_project
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 import modelyard
 from modelyard.monitor import read_prediction_log
@@ -28,8 +31,9 @@ class Env:
         self.yard = yard
         self.server = server
         self.http = httpx.Client(base_url=server.url, timeout=10)
-        X, _ = cancer_frame()
+        X, y = cancer_frame()
         self.records: list[dict[str, Any]] = X.to_dict(orient="records")
+        self.labels: list[int] = [int(v) for v in y]
 
     def stats(self) -> dict[str, Any]:
         answer = self.http.get("/v1/models/cancer/stats")
@@ -76,6 +80,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     for model in (FlakyClassifier(fail_above=15.0), FlakyClassifier(delay_s=0.4)):
         yard.models.register("cancer", model.fit(X, y), format="pickle",
                              input_example=X[X["mean_radius"] <= 15.0].head(10))
+    # v5 learned the labels flipped: wrong on purpose, so its live accuracy is poor
+    yard.models.register("cancer", make_pipeline(
+        StandardScaler(), LogisticRegression(max_iter=500)).fit(X, 1 - y),
+        input_example=X.head(10))
     here = str(Path(__file__).parent)
     server = Server(project, ["cancer@champion"], {
         "MODELYARD_ALLOW_PICKLE": "1", "MODELYARD_LOG_ROTATE_S": "0.2",
@@ -165,3 +173,79 @@ def test_a_slow_challenger_falls_back_within_the_budget(env: Env) -> None:
                 'stage="canary",version="4"} 5.0') in metrics
     finally:
         env.end(rollout)
+
+
+def _feedback(env: Env, answered: dict[str, int]) -> dict[str, Any]:
+    """Post the true labels of every row of the answered requests (id -> first record)."""
+    items = [{"request_id": rid, "row": row, "label": env.labels[first + row]}
+             for rid, first in answered.items() for row in range(2)]
+    answer = env.http.post("/v1/models/cancer/feedback", json={"items": items})
+    assert answer.status_code == 200, answer.text
+    data: dict[str, Any] = answer.json()
+    return data
+
+
+def test_canary_feedback_shows_each_versions_accuracy(env: Env) -> None:
+    rollout = env.start(5, "canary", 0.5)
+    try:
+        answered: dict[str, int] = {}
+        rows_by = {1: 0, 5: 0}
+        for i in range(80):
+            first = (i * 2) % 500
+            answer = env.predict(env.records[first:first + 2], request_id=f"acc-{i}")
+            answered[answer["request_id"]] = first
+            rows_by[answer["version"]] += 2
+        assert rows_by[1] > 0 and rows_by[5] > 0
+        before = env.stats()["versions"]
+        assert before["5"]["labelled"] == 0 and before["5"]["accuracy"] is None
+        assert _feedback(env, answered) == {"model": "cancer", "stored": 160, "scored": 160}
+        stats = env.stats()["versions"]
+        champion, challenger = stats["1"], stats["5"]
+        assert champion["labelled"] == rows_by[1] and challenger["labelled"] == rows_by[5]
+        assert champion["accuracy"] > 0.9 and challenger["accuracy"] < 0.1
+        # the same labels again are stored, but each prediction is scored once
+        assert _feedback(env, answered)["scored"] == 0
+        assert env.stats()["versions"]["5"]["labelled"] == rows_by[5]
+    finally:
+        env.end(rollout)
+    # the next rollout starts from nothing
+    rollout = env.start(5, "shadow")
+    try:
+        answered = {env.predict(env.records[i * 2:i * 2 + 2])["request_id"]: i * 2
+                    for i in range(10)}
+        deadline = time.monotonic() + 5
+        while env.stats()["versions"]["5"]["requests"] < 10:  # shadow copies finish later
+            assert time.monotonic() < deadline, "the shadow challenger never predicted"
+            time.sleep(0.02)
+        assert env.stats()["versions"]["5"]["labelled"] == 0
+        # shadow predictions of the same rows are scored for the challenger too
+        assert _feedback(env, answered)["scored"] == 40
+        stats = env.stats()["versions"]
+        assert stats["1"]["labelled"] == stats["5"]["labelled"] == 20
+        assert stats["1"]["accuracy"] > 0.9 and stats["5"]["accuracy"] < 0.1
+    finally:
+        env.end(rollout)
+
+
+def test_loop_history_and_status_routes(env: Env) -> None:
+    loop = env.yard.store.loop
+    for kind in ("trigger", "retrain.started", "gate.passed"):
+        loop.add_event("cancer", kind, f"{kind} for the test", {"cycle": "t1"})
+    loop.save_state("cancer", {"step": "canary", "cycle": "t1", "champion": 1,
+                               "challenger": 5})
+    history = env.http.get("/v1/models/cancer/loop/history", params={"limit": 2})
+    assert history.status_code == 200, history.text
+    body = history.json()
+    assert body["model"] == "cancer"
+    assert [e["kind"] for e in body["events"]] == ["retrain.started", "gate.passed"]
+    assert body["events"][-1]["message"] == "gate.passed for the test"
+    assert body["events"][-1]["data"] == {"cycle": "t1"} and body["events"][-1]["at"] > 0
+    missing = env.http.get("/v1/models/nothing/loop/history")
+    assert missing.status_code == 404 and missing.json()["error"] == "NotFound"
+    bad = env.http.get("/v1/models/cancer/loop/history", params={"limit": 0})
+    assert bad.status_code == 422 and bad.json()["error"] == "InvalidInput"
+    status = env.http.get("/v1/loop/status")
+    assert status.status_code == 200, status.text
+    (cancer,) = [m for m in status.json()["models"] if m["model"] == "cancer"]
+    assert cancer["step"] == "canary" and cancer["challenger"] == 5
+    assert cancer["has_policy"] is False and cancer["updated_at"] > 0

@@ -8,6 +8,7 @@ is attached by hand (``openapi_extra``) and kept current across hot swaps.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import json
 import logging
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
@@ -295,6 +296,7 @@ async def _predict_routed(state: ServeState, request: Request, served: ServedMod
             _LOG.debug("canary %s fell back to the champion: %r", request_id, exc)
         else:
             stats.observe(time.perf_counter() - started)
+            route.remember(request_id, challenger, predictions)
             return _answer(state, served, challenger, request_id, rows, predictions, proba,
                            started, arrived)
         # after an await: answer with whatever the reference serves now (a swap may
@@ -309,6 +311,7 @@ async def _predict_routed(state: ServeState, request: Request, served: ServedMod
         route.champion_stats.fail()
         raise
     route.champion_stats.observe(time.perf_counter() - started)
+    route.remember(request_id, champion, predictions)
     if stage == "shadow":
         _shadow(state, route, champion, parsed, body, request_id, arrived)
     return _answer(state, served, champion, request_id, parsed, predictions, proba, started,
@@ -345,6 +348,7 @@ def _shadow(state: ServeState, route: RolloutRoute, champion: LoadedVersion,
         predictions, proba = f.result()
         elapsed = time.perf_counter() - sent
         stats.observe(elapsed)
+        route.remember(request_id, challenger, predictions)
         state.metrics.observe_challenger(model, number, "shadow", "ok", rows.n)
         if state.log_predictions:
             state.log.append(challenger.log_schema, request_id,
@@ -492,7 +496,14 @@ def create_app(
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": FeedbackBody.model_json_schema()}}}})
     async def feedback(name: str, request: Request) -> dict[str, Any]:
-        """Store true labels for rows of answered requests (for accuracy monitoring)."""
+        """Store true labels for rows of answered requests (for accuracy monitoring).
+
+        While a rollout is open, labels of requests its versions answered (or shadowed)
+        recently also score those versions at once: ``labelled`` and ``accuracy`` (``mae``
+        for a regressor) in ``/stats``. Answers ``{"model": name, "stored": n,
+        "scored": m}``, ``scored`` counting the predictions scored (two per row a shadow
+        challenger predicted too).
+        """
         protected("predict")(request)
         served, _ = state.table.find(name.partition("@")[0])
         body = await _read_body(request, state.settings.max_body_bytes)
@@ -505,10 +516,11 @@ def create_app(
                 "feedback must be {\"items\": [{\"request_id\": ..., \"label\": ..., "
                 "\"row\": 0}, ...]}: " + "; ".join(f"{v['column']}: {v['message']}"
                                                   for v in violations), violations) from None
-        stored = await asyncio.to_thread(
-            state.yard.store.feedback.add, served.name,
-            [(i.request_id, i.row, i.label) for i in parsed.items])
-        return {"model": served.name, "stored": stored}
+        labels = [(i.request_id, i.row, i.label) for i in parsed.items]
+        stored = await asyncio.to_thread(state.yard.store.feedback.add, served.name, labels)
+        route = state.router.routes.get(served.name)
+        scored = route.score(labels) if route is not None else 0
+        return {"model": served.name, "stored": stored, "scored": scored}
 
     @app.get("/v1/models/{name}/stats", tags=["models"])
     async def stats(name: str, request: Request) -> dict[str, Any]:
@@ -525,7 +537,7 @@ def create_app(
              "versions": {"1": {"role": "champion", "requests": 900, "errors": 0,
                                 "fallbacks": 0,
                                 "latency_ms": {"p50": 1.2, "p95": 3.4, "p99": 5.6},
-                                "since": ts},
+                                "since": ts, "labelled": 120, "accuracy": 0.95},
                           "2": {"role": "challenger", ...}}}
 
         ``requests``: requests (shadow copies, for a shadow challenger) the version was
@@ -533,12 +545,47 @@ def create_app(
         or for a canary, missed ``canary_timeout_ms``); ``fallbacks``: canary requests the
         champion answered instead (also counted in ``errors``; clients saw no failure).
         Latencies (ms, ``null`` before any) cover successful predictions: from request
-        arrival for answered requests, from submission for shadow copies. The rollout
-        entry has ``error`` when the challenger could not be loaded.
+        arrival for answered requests, from submission for shadow copies. ``labelled``:
+        the version's predictions that feedback has labelled since (answered rows, and
+        for a shadow challenger the rows it predicted beside the champion; the newest
+        100,000 rows are remembered for this); ``accuracy``: the share equal to their
+        label (``null`` before any); a regressor has ``mae`` instead, the mean absolute
+        error. The rollout entry has ``error`` when the challenger could not be loaded.
         """
         protected("admin")(request)
         served, _ = state.table.find(name.partition("@")[0])
         return state.router.stats(served.name)
+
+    @app.get("/v1/models/{name}/loop/history", tags=["loop"])
+    async def loop_history(name: str, request: Request,
+                           limit: int = Query(100, ge=1, le=10_000)) -> Response:
+        """The loop's audit trail of a model, newest last (``yard.loop.history``).
+
+        Answers ``{"model": name, "events": [{"at": ts, "kind": "rollout.canary",
+        "message": "...", "data": {...}}, ...]}`` with the newest ``limit`` events.
+        """
+        protected("admin")(request)
+
+        def read() -> list[dict[str, Any]]:
+            events = state.yard.loop.history(name, limit=limit)
+            if not events:
+                state.yard.models.get_model(name)  # NotFound for a model that is not there
+            return [{"at": e.at, "kind": e.kind, "message": e.message, "data": e.data}
+                    for e in events]
+
+        return _json({"model": name, "events": await asyncio.to_thread(read)})
+
+    @app.get("/v1/loop/status", tags=["loop"])
+    async def loop_status(request: Request) -> Response:
+        """Where each model's loop stands (``yard.loop.status``).
+
+        Answers ``{"models": [{"model": "fraud", "step": "canary", "cycle": "...",
+        "champion": 1, "challenger": 2, "last": {...}, "updated_at": ts,
+        "has_policy": true}, ...]}``.
+        """
+        protected("admin")(request)
+        status = await asyncio.to_thread(state.yard.loop.status)
+        return _json({"models": [dataclasses.asdict(s) for s in status]})
 
     add_monitor_routes(app, state, protected)
 

@@ -11,6 +11,9 @@ reads the open ones with its registry poll (``swap_poll_interval_s``) and follow
 - ``canary``: ``canary_share`` of requests, picked by hashing the request id (so a retry
   with the same ``X-Request-ID`` goes the same way), are answered by the challenger; one it
   fails or does not answer within ``canary_timeout_ms`` is answered by the champion;
+- each version's predictions are remembered by request id (``_labels``, bounded), so the
+  labels ``POST /v1/models/{name}/feedback`` brings score it: ``labelled`` and
+  ``accuracy`` (``mae`` for a regressor) per version in ``/stats``;
 - when the rollout ends the route goes at the next poll and the challenger is unloaded
   (unless the champion alias moved to it: then it answers, swapped in without a reload).
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import time
 import zlib
 from collections.abc import Callable
@@ -34,6 +38,7 @@ import numpy as np
 
 from ..registry import Models
 from ..store import Rollout, RolloutRepository
+from ._labels import RecentPredictions
 from ._models import LoadedVersion, ModelTable
 
 __all__ = ["RolloutRoute", "Router", "VersionStats"]
@@ -48,7 +53,9 @@ class VersionStats:
     ``requests`` counts the requests (or shadow copies) the version was asked to predict,
     ``errors`` those it failed (raised, or missed the canary budget), ``fallbacks`` the
     canary requests the champion answered instead (each is also an error). Latencies (of
-    the successful ones, in ms) are the newest 8,192.
+    the successful ones, in ms) are the newest 8,192. ``labelled`` counts its predictions
+    that feedback labelled, ``correct`` those equal to the label (as values, or as text)
+    and ``abs_error`` their summed absolute error (regressors).
     """
 
     def __init__(self, role: str) -> None:
@@ -56,6 +63,10 @@ class VersionStats:
         self.requests = 0
         self.errors = 0
         self.fallbacks = 0
+        self.labelled = 0
+        self.correct = 0
+        self.abs_error = 0.0
+        self.regression = False
         self.since = time.time()
         self._latency_ms = np.empty(_SAMPLES)
         self._n = 0
@@ -72,6 +83,20 @@ class VersionStats:
         self.errors += 1
         self.fallbacks += int(fallback)
 
+    def observe_label(self, prediction: Any, label: Any) -> None:
+        """Score one of the version's predictions against its true label."""
+        if self.regression:
+            try:
+                error = abs(float(prediction) - float(label))
+            except (TypeError, ValueError):
+                return  # not a number: nothing to score
+            if math.isfinite(error):
+                self.labelled += 1
+                self.abs_error += error
+            return
+        self.labelled += 1
+        self.correct += int(prediction == label or str(prediction) == str(label))
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON ``GET /v1/models/{name}/stats`` shows for the version."""
         kept = self._latency_ms[:min(self._n, _SAMPLES)]
@@ -80,8 +105,15 @@ class VersionStats:
             latency: dict[str, float | None] = {"p50": p50, "p95": p95, "p99": p99}
         else:
             latency = {"p50": None, "p95": None, "p99": None}
-        return {"role": self.role, "requests": self.requests, "errors": self.errors,
-                "fallbacks": self.fallbacks, "latency_ms": latency, "since": self.since}
+        out: dict[str, Any] = {"role": self.role, "requests": self.requests, "errors": self.errors,
+                               "fallbacks": self.fallbacks, "latency_ms": latency,
+                               "since": self.since, "labelled": self.labelled,
+                               "accuracy": None}
+        if self.regression:
+            out["mae"] = round(self.abs_error / self.labelled, 6) if self.labelled else None
+        elif self.labelled:
+            out["accuracy"] = round(self.correct / self.labelled, 6)
+        return out
 
 
 @dataclass(eq=False)
@@ -93,12 +125,14 @@ class RolloutRoute:
         challenger: the challenger version once loaded.
         error: why loading the challenger failed, if it did.
         stats: live stats by version number (reset with each new rollout).
+        recent: the versions' recent predictions, to score feedback with.
     """
 
     rollout: Rollout
     challenger: LoadedVersion | None = None
     error: str | None = None
     stats: dict[int, VersionStats] = field(default_factory=dict)
+    recent: RecentPredictions = field(default_factory=RecentPredictions)
 
     def __post_init__(self) -> None:
         self.stats[self.rollout.champion_version] = VersionStats("champion")
@@ -113,6 +147,24 @@ class RolloutRoute:
     def challenger_stats(self) -> VersionStats:
         """The challenger's stats."""
         return self.stats[self.rollout.challenger_version]
+
+    def remember(self, request_id: str, loaded: LoadedVersion,
+                 predictions: np.ndarray[Any, Any]) -> None:
+        """Keep what a version of the rollout predicted for a request, to score labels."""
+        stats = self.stats.get(loaded.version.version)
+        if stats is None:  # a version outside the rollout answered (the champion moved)
+            return
+        stats.regression = loaded.predictor.signature.outputs.task == "regression"
+        self.recent.remember(request_id, loaded.version.version, predictions)
+
+    def score(self, labels: list[tuple[str, int, Any]]) -> int:
+        """Score the versions' remembered predictions against ``(request_id, row,
+        label)``; returns how many predictions were scored."""
+        scored = 0
+        for version, prediction, label in self.recent.match(labels):
+            self.stats[version].observe_label(prediction, label)
+            scored += 1
+        return scored
 
     def routes(self, answering: LoadedVersion, alias: str | None) -> bool:
         """Whether a request answered by ``answering`` through ``alias`` is routed."""
