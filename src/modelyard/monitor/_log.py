@@ -83,6 +83,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
     "categorical": pa.string(),
     "datetime": pa.timestamp("us", tz="UTC"),
+    "list": pa.list_(pa.int64()),  # a recommender's top-k item ids per row
 }
 
 
@@ -198,8 +199,13 @@ def _table(entries: Sequence[_Entry]) -> pa.Table:
             columns[f"input.{name}"] = _column(
                 [r.get(name) if isinstance(r, Mapping) else None for r in records],
                 _arrow_type(kind))
-    predictions = np.concatenate([np.asarray(e.predictions).reshape(-1) for e in entries])
-    columns["prediction"] = _column(predictions, _arrow_type(schema.prediction_type))
+    if schema.prediction_type == "list":
+        lists = [row for e in entries for row in np.asarray(e.predictions).reshape(e.n, -1)
+                 .tolist()]
+        columns["prediction"] = _column(lists, _arrow_type("list"))
+    else:
+        predictions = np.concatenate([np.asarray(e.predictions).reshape(-1) for e in entries])
+        columns["prediction"] = _column(predictions, _arrow_type(schema.prediction_type))
     if schema.classes:
         width = len(schema.classes)
         proba = np.concatenate([

@@ -76,8 +76,9 @@ class OutputSpec:
     """What the model returns.
 
     Attributes:
-        task: ``classification``, ``regression``, ``clustering`` or ``other``.
-        prediction_type: the logical type of ``predict``'s values.
+        task: ``classification``, ``regression``, ``clustering``, ``ranking`` or ``other``.
+        prediction_type: the logical type of ``predict``'s values, or ``list`` when each
+            prediction is a list of integer ids (a recommender's top-k items).
         classes: the class labels of a classifier, in ``predict_proba``'s column order.
         predict_proba: whether the model has ``predict_proba``.
     """
@@ -231,6 +232,8 @@ def _outputs(model: Any, frame: pd.DataFrame | None) -> OutputSpec:
         task = "regression"
     elif _is_clusterer(model):
         task = "clustering"
+    elif getattr(model, "_estimator_type", None) == "ranker":
+        task = "ranking"
     else:
         task = "other"
     prediction_type = "float" if task == "regression" else "integer"
@@ -247,7 +250,7 @@ def _outputs(model: Any, frame: pd.DataFrame | None) -> OutputSpec:
                 f"the model cannot predict its input_example ({type(exc).__name__}: {exc}); "
                 "pass rows shaped like the data it was fitted on"
             ) from exc
-        prediction_type = logical_type(prediction.dtype)
+        prediction_type = "list" if prediction.ndim == 2 else logical_type(prediction.dtype)
     return OutputSpec(
         task=task,
         prediction_type=prediction_type,

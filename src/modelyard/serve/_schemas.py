@@ -239,6 +239,8 @@ def output_schema(signature: Signature) -> dict[str, Any]:
         "request_id": {"type": "string"},
         "predictions": {"type": "array", "items": {"type": kind}},
     }
+    if signature.outputs.prediction_type == "list":  # a recommender: top-k item ids per row
+        props["predictions"]["items"] = {"type": "array", "items": {"type": "integer"}}
     if signature.outputs.predict_proba and signature.outputs.classes:
         props["classes"] = {"type": "array", "items": {},
                             "example": list(signature.outputs.classes)}
