@@ -53,12 +53,22 @@ max_leaf_nodes = { low = 4, high = 32 }
 """
 
 
+# Features a new scanner reports larger: the drift the demo plants.
+_SHIFTED = ("mean_radius", "worst_radius", "mean_area", "worst_area", "mean_perimeter",
+            "worst_perimeter", "mean_texture", "worst_texture")
+
+
 def _step(n: int, text: str) -> None:
     console().rule(f"[bold cyan]{n}. {text}", align="left")
 
 
 @app.command()
 def demo(
+    name: Annotated[str | None, typer.Argument(
+        help="A reference system to run: fraud, images, movies or sentiment. "
+             "Without one: the breast-cancer tour.")] = None,
+    rows: Annotated[int | None, typer.Option(
+        help="Run a recipe on a slice of this many rows.")] = None,
     folder: Annotated[Path, typer.Option("--dir", help="Project folder for the demo.")] = Path(
         "yard-demo"),
     trials: Annotated[int, typer.Option(help="Optuna trials for the tuned model.")] = 8,
@@ -66,12 +76,17 @@ def demo(
         "--loop/--no-loop", help="Then serve, plant drift and close the loop.")] = True,
 ) -> None:
     """Ingest, version, train (tracked and tuned), register, alias, load and predict; then
-    serve, stream traffic, plant drift and let the loop retrain, gate, canary and promote."""
-    from sklearn.datasets import load_breast_cancer
+    serve, stream traffic, plant drift and let the loop retrain, gate, canary and promote.
 
+    With a NAME, run that reference system (``modelyard demo fraud``) the whole way."""
     started = time.perf_counter()
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
+    if name is not None:
+        _recipe(name, folder, rows=rows, trials=trials, loop=loop, started=started)
+        return
+    from sklearn.datasets import load_breast_cancer
+
     with open_from_cli(folder) as yard:
         _step(1, "Ingest real data (scikit-learn's copy of the Wisconsin breast-cancer set)")
         raw = load_breast_cancer(as_frame=True)
@@ -143,9 +158,15 @@ def demo(
               [(r.id[:12], r.name, r.status, number(r.metrics.get("roc_auc", "")),
                 children if i == 0 else "") for i, r in enumerate(runs)])
         if loop:
-            from ._demo_loop import close_the_loop
+            from ..recipes._showcase import showcase_loop
 
-            close_the_loop(yard, folder, frame, first_step=8)
+            shifted = frame.copy()
+            for column in _SHIFTED:
+                shifted[column] = shifted[column] * 1.8
+            showcase_loop(yard, model="cancer", dataset="cancer", target="malignant",
+                          traffic=frame.drop(columns=["malignant"]), drifted=shifted,
+                          drift_story="a new scanner reports larger cells",
+                          console=console(), first_step=8)
     shown = _relative(folder)
     console().print(
         f"\n[green]done[/] in {time.perf_counter() - started:.1f}s. Explore what it made:\n"
@@ -155,6 +176,25 @@ def demo(
         f"  .venv/bin/modelyard datasets show cancer -C {shown}"
         + (f"\n  .venv/bin/modelyard loop history cancer -C {shown}" if loop else "")
     )
+
+
+def _recipe(name: str, folder: Path, *, rows: int | None, trials: int, loop: bool,
+            started: float) -> None:
+    from ..recipes import RecipeOptions, get_recipe
+
+    recipe = get_recipe(name)
+    console().rule(f"[bold]{recipe.title}")
+    with open_from_cli(folder) as yard:
+        result = recipe.run(yard, RecipeOptions(rows=rows, trials=trials, loop=loop))
+    table(f"{result.model}@champion is v{result.champion_version}", ["metric", "value"],
+          [(k, number(v)) for k, v in sorted(result.metrics.items())])
+    shown = _relative(folder)
+    console().print(
+        f"\n[green]done[/] in {time.perf_counter() - started:.1f}s. Explore what it made:\n"
+        f"  .venv/bin/modelyard runs list -C {shown}\n"
+        f"  .venv/bin/modelyard models versions {result.model} -C {shown}\n"
+        f"  .venv/bin/modelyard models show {result.model}@champion -C {shown}"
+        + (f"\n  .venv/bin/modelyard loop history {result.model} -C {shown}" if loop else ""))
 
 
 def _relative(folder: Path) -> str:
