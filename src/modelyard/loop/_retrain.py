@@ -46,8 +46,8 @@ def retrain_spec(champion: ModelVersion, policy: Policy, cycle: str) -> dict[str
         "preprocess": spec.get("preprocess", "auto"),
         "experiment": spec.get("experiment", "default"), "run_name": f"loop-{cycle}",
         "seed": spec.get("seed", 0),
-        "evaluation": {k: spec[k] for k in ("test_size", "cv", "metrics", "primary_metric")
-                       if k in spec},
+        "evaluation": {k: spec[k] for k in ("test_size", "cv", "metrics", "primary_metric",
+                                            "threshold") if spec.get(k) is not None},
         "tune": tune, "tags": {**(spec.get("tags") or {}), CYCLE_TAG: cycle},
     }
     raw["evaluation"]["metrics"] = list(raw["evaluation"].get("metrics") or [])

@@ -209,7 +209,10 @@ def showcase_loop(
                                   kwargs={"interval_s": 0.5, "stop": stop}, daemon=True)
         runner.start()
         time.sleep(4)
-        say("the monitor sees the training distribution: no alert")
+        early = yard.loop.history(model)
+        say("the monitor sees the training distribution: no alert" if not early else
+            f"[yellow]before any drift the loop already reacted ({early[0].kind}: "
+            f"{early[0].message}); a small sample makes noisy statistics[/]")
 
         step(n + 2, f"Plant drift: {drift_story}; new labels arrive")
         client.rows = _records(drifted.drop(columns=[target]).sample(frac=1.0, random_state=2))

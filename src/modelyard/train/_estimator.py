@@ -43,12 +43,27 @@ def import_object(path: str) -> Any:
     return getattr(module, attr)
 
 
+def _nested(value: Any, where: str, *, inner: bool = False) -> Any:
+    """Build the estimators inside parameters: a table with exactly 'class' and optional
+    'params' is one (``ColumnTransformer``'s transformers, a wrapped estimator ...); a list
+    inside a list becomes a tuple, as ``(name, transformer, columns)`` triples are, and so
+    does a list of numbers (``ngram_range = [1, 2]``), as scikit-learn's ranges are."""
+    if isinstance(value, dict) and "class" in value and set(value) <= {"class", "params"}:
+        return _make(EstimatorSpec(cls=str(value["class"]), params=dict(value.get("params")
+                                                                         or {})), where)
+    if isinstance(value, list):
+        items = [_nested(v, where, inner=True) for v in value]
+        numbers = bool(items) and all(isinstance(v, int | float) for v in items)
+        return tuple(items) if inner or numbers else items
+    return value
+
+
 def _make(step: EstimatorSpec, where: str) -> Any:
     if step.obj is not None:
         return clone(step.obj)
     factory = import_object(step.cls)
     try:
-        obj = factory(**step.params)
+        obj = factory(**{k: _nested(v, where) for k, v in step.params.items()})
     except TypeError as exc:
         raise InvalidInput(f"{where} {step.cls}: bad parameters {step.params}: {exc}") from exc
     if not hasattr(obj, "fit"):

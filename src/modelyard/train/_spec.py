@@ -61,6 +61,11 @@ class TrainSpec:
         [evaluation]
         test_size = 0.2
         cv = 5
+        threshold = "cost@10"  # binary only: the decision threshold that minimises the
+                               # cost, chosen by 5-fold CV on the training part
+
+    ``threshold`` names the metric (``f1``, ``cost@x``, ``recall_at_fpr@x`` ...) that picks
+    the decision threshold; the model then predicts with it wherever it is loaded.
     """
 
     model: str
@@ -77,6 +82,7 @@ class TrainSpec:
     cv: int = 0
     metrics: tuple[str, ...] = ()
     primary_metric: str = ""
+    threshold: str = ""
     tune: TuneSpec = field(default_factory=TuneSpec)
     aliases: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
@@ -97,7 +103,7 @@ _TOP_KEYS = {
     "model", "dataset", "target", "features", "task", "preprocess", "experiment", "run_name",
     "seed", "estimator", "pipeline", "evaluation", "tune", "aliases", "alias", "tags",
 }
-_EVAL_KEYS = {"test_size", "cv", "metrics", "primary_metric", "primary"}
+_EVAL_KEYS = {"test_size", "cv", "metrics", "primary_metric", "primary", "threshold"}
 _TUNE_KEYS = {"trials", "params", "timeout_s", "cv"}
 
 
@@ -219,6 +225,7 @@ def spec_from_dict(raw: dict[str, Any], *, source: str = "") -> TrainSpec:
         cv=_number(evaluation.get("cv", 0), "evaluation.cv", source, kind=int, low=0, high=50),
         metrics=tuple(str(m) for m in metrics),
         primary_metric=str(evaluation.get("primary_metric", evaluation.get("primary", ""))),
+        threshold=str(evaluation.get("threshold", "")),
         tune=TuneSpec(
             trials=_number(tune_raw.get("trials", 0), "tune.trials", source,
                            kind=int, low=0, high=100_000),

