@@ -76,3 +76,9 @@ if command -v taskset >/dev/null 2>&1; then PIN="taskset -c 0,1"; fi
 (cd "$work" && $PIN "$OLDPWD/$OUR_PY" "$OLDPWD/benchmarks/bench_loop.py" run \
   --workdir "$work/loop" --out "$OLDPWD/$results/loop.json")
 "$OUR_PY" benchmarks/bench_loop.py report "$results/loop.json" --markdown docs/BENCHMARKS.md
+
+# Recipes: each reference system in full, the whole way, with its figures and the loop's answer.
+echo "== recipes" >&2
+(cd "$work" && "$OLDPWD/$OUR_PY" "$OLDPWD/benchmarks/bench_recipes.py" run \
+  --workdir "$work/recipes" --out "$OLDPWD/$results/recipes.json")
+"$OUR_PY" benchmarks/bench_recipes.py report "$results/recipes.json" --markdown docs/BENCHMARKS.md
