@@ -221,6 +221,29 @@ def _cast(spec: ColumnSpec, col: pd.Series, values: pd.Series, n_null: int,
     return pd.Series(pd.Categorical(col, categories=allowed), index=col.index, name=col.name)
 
 
+def _all_float(frame: pd.DataFrame, signature: Signature) -> pd.DataFrame | None:
+    """The frame, reordered and cast in one step, when every input is a float, the frame has
+    exactly those columns as NumPy numbers and no missing value where none is allowed; else
+    ``None`` (the per-column checks then run and report). Wide inputs (an image's 784
+    pixels) would otherwise spend most of a one-row prediction in the per-column loop."""
+    specs = signature.inputs or ()
+    if not specs or any(s.type != "float" for s in specs) or frame.columns.has_duplicates:
+        return None
+    names = [s.name for s in specs]
+    if len(frame.columns) != len(names) or set(frame.columns) != set(names):
+        return None
+    ordered = frame[names]
+    if not all(isinstance(t, np.dtype) and t.kind in "iuf" for t in ordered.dtypes):
+        return None
+    strict = np.array([not s.nullable for s in specs])
+    if strict.any() and np.isnan(ordered.to_numpy(dtype=np.float64)[:, strict]).any():
+        return None
+    targets = {s.name: _target_dtype(s, "float64") for s in specs}
+    if len(set(map(str, targets.values()))) == 1:
+        return ordered.astype(next(iter(targets.values())))
+    return ordered.astype(targets)
+
+
 def prepare_input(data: Any, signature: Signature, *, what: str = "the model") -> pd.DataFrame:
     """Check ``data`` against the signature and return it as the model's frame.
 
@@ -249,6 +272,9 @@ def prepare_input(data: Any, signature: Signature, *, what: str = "the model") -
     frame = to_frame(data, signature)
     if signature.inputs is None:
         return frame
+    fast = _all_float(frame, signature)
+    if fast is not None:
+        return fast
     check = _Check()
     names = set(signature.columns)
     present = set(frame.columns)
