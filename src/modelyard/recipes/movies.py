@@ -103,8 +103,12 @@ def _say(options: RecipeOptions, text: str) -> None:
 
 
 def _train_and_register(yard: Yard, ratings: pd.DataFrame, dataset: Any, options: RecipeOptions,
-                        *, run_name: str, factors: int) -> tuple[Any, dict[str, float],
-                                                                 dict[str, float]]:
+                        *, run_name: str, factors: int
+                        ) -> tuple[Any, dict[str, float], dict[str, float], Any]:
+    """Fit and score both recommenders on the time split, register ALS refitted on all.
+
+    Returns the version, its metrics, the baseline's, and the ALS fitted on the past only
+    (what the gate scores on the future)."""
     train, test = time_split(ratings)
     users, relevant = relevant_items(train, test)
     with yard.run(f"{run_name}-popularity", experiment=MODEL) as run:
@@ -130,7 +134,7 @@ def _train_and_register(yard: Yard, ratings: pd.DataFrame, dataset: Any, options
             MODEL, final, run_id=run.id, dataset_version=dataset, input_example=example,
             metrics=metrics, extra={"baseline": base_metrics, "k": K},
             description=f"implicit ALS, {factors} factors, top-{K}")
-    return version, metrics, base_metrics
+    return version, metrics, base_metrics, als
 
 
 def run(yard: Yard, options: RecipeOptions) -> RecipeResult:
@@ -150,7 +154,7 @@ def run(yard: Yard, options: RecipeOptions) -> RecipeResult:
     _say(options, f"ingested {dataset.ref}: {dataset.n_rows} ratings of "
                   f"{history['user_id'].nunique()} users")
     report = yard.datasets.validate(history.tail(500), dataset.ref)
-    version, metrics, base = _train_and_register(yard, history, dataset, options,
+    version, metrics, base, _ = _train_and_register(yard, history, dataset, options,
                                                  run_name="implicit-als",
                                                  factors=_factors(options))
     champion = version.version
@@ -170,6 +174,8 @@ def run(yard: Yard, options: RecipeOptions) -> RecipeResult:
     if options.loop and len(newest):
         champion, loop_notes = _answer_drift(yard, history, newest, options, metrics)
         notes["loop"] = loop_notes
+        if loop_notes["promoted"]:
+            out.update(loop_notes["challenger_metrics"])
     return RecipeResult(model=MODEL, champion_version=champion, metrics=out, notes=notes)
 
 
@@ -199,14 +205,17 @@ def _answer_drift(yard: Yard, history: pd.DataFrame, newest: pd.DataFrame,
                   f"by the popularity fallback {before:.0%} -> {after:.0%}")
     combined = pd.concat([history, newest], ignore_index=True)
     dataset = yard.datasets.ingest(combined, name=MODEL)
-    challenger, metrics, _ = _train_and_register(yard, combined, dataset, options,
+    challenger, metrics, _, past_only = _train_and_register(yard, combined, dataset, options,
                                                  run_name="retrain-new-users",
                                                  factors=_factors(options))
-    # The gate: both versions on the newest data's future, the champion as it was.
+    # The gate, on the newcomers' future: the champion never saw them (it answers with its
+    # fallback), the challenger as fitted on their past only.
     train, test = time_split(combined)
     users, relevant = relevant_items(train, test)
+    wave = np.isin(users, newest["user_id"].unique())
+    users, relevant = users[wave], [r for r, w in zip(relevant, wave, strict=True) if w]
     old = _evaluate(predictor.model, users, relevant)
-    new = _evaluate(yard.models.load(challenger.ref).model, users, relevant)
+    new = _evaluate(past_only, users, relevant)
     promoted = new[f"ndcg@{K}"] >= old[f"ndcg@{K}"]
     if promoted:
         yard.models.alias(MODEL, "champion", challenger.version,
