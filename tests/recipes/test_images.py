@@ -68,7 +68,7 @@ def test_cnn_is_served_without_torch_state(yard: modelyard.Yard) -> None:
     from modelyard.recipes._images_cnn import ConvNetClassifier
 
     parts = load_digits_split()
-    net = ConvNetClassifier(side=8, kernel=3, epochs=15).fit(*parts["train"])
+    net = ConvNetClassifier(side=8, kernel=3, epochs=30, learning_rate=3e-3).fit(*parts["train"])
     test_x, test_y = parts["test"]
     assert np.mean(net.predict(test_x) == test_y) > 0.85
     version = yard.models.register("cnn", net, input_example=image_frame(test_x[:5]))

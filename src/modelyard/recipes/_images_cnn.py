@@ -3,10 +3,11 @@ with NumPy.
 
 The layout is LeNet-5's (LeCun et al., 1998) with today's defaults: two 5x5 convolutions
 (6 and 16 channels, same padding, ReLU, 2x2 max-pooling), then 120 and 84 fully connected
-units and one output per class. ``fit`` needs ``torch`` (the ``torch`` extra); the learned
-weights are then kept as NumPy arrays and ``predict`` runs the forward pass in NumPy, so a
-registered version is stored by skops (this class trusted at registration) and served
-without PyTorch, without ONNX and without a pickle.
+units and one output per class, trained with Adam and a cosine learning-rate decay.
+``fit`` needs ``torch`` (the ``torch`` extra); the learned weights are then kept as NumPy
+arrays and ``predict`` runs the forward pass in NumPy, so a registered version is stored by
+skops (this class trusted at registration) and served without PyTorch, without ONNX and
+without a pickle.
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             nn.Flatten(), nn.Linear(flat, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
             nn.Linear(84, len(self.classes_)))
         optimiser = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
+        steps = self.epochs * -(-len(images) // self.batch_size)
+        # Cosine decay to zero: the last epochs fine-tune instead of bouncing around.
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(steps, 1))
         loss_fn = nn.CrossEntropyLoss()
         inputs = torch.from_numpy(np.ascontiguousarray(images))
         targets = torch.from_numpy(codes.astype(np.int64))
@@ -109,6 +113,7 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 loss = loss_fn(net(inputs[batch]), targets[batch])
                 loss.backward()
                 optimiser.step()
+                schedule.step()
         weights = [p.detach().numpy().astype(np.float32).copy() for p in net.parameters()]
         (self.conv1_w_, self.conv1_b_, self.conv2_w_, self.conv2_b_, self.fc1_w_, self.fc1_b_,
          self.fc2_w_, self.fc2_b_, self.fc3_w_, self.fc3_b_) = weights
