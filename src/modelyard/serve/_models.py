@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +33,57 @@ from ._schemas import InputSchema, ParsedInput
 __all__ = ["LoadedVersion", "ModelTable", "ServedModel"]
 
 _LOG = logging.getLogger("modelyard.serve")
+
+
+class SketchFeeder:
+    """Counts served rows into live sketches on one background thread.
+
+    Counting is vectorised per column but loops over columns, so a wide input (784 pixels)
+    costs milliseconds: that must not sit on the batch thread, which answers requests.
+    At most ``max_pending`` batches wait; past that a batch is dropped from the live view
+    (counted in :attr:`dropped`), never delaying a prediction.
+    """
+
+    def __init__(self, max_pending: int = 256) -> None:
+        self._queue: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=max_pending)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.dropped = 0
+
+    def submit(self, loaded: LoadedVersion, *batch: Any) -> None:
+        """Queue a batch (rows, predictions, probabilities, columns) for ``loaded``."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="modelyard-sketch-feeder")
+                self._thread.start()
+        try:
+            self._queue.put_nowait((loaded, *batch))
+        except queue.Full:
+            self.dropped += 1
+
+    def drain(self, timeout_s: float = 5.0) -> None:
+        """Wait (up to ``timeout_s``) until every queued batch is counted."""
+        deadline = time.monotonic() + timeout_s
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def _run(self) -> None:
+        while True:
+            loaded, rows, predictions, proba, columns = self._queue.get()
+            try:
+                sketches = loaded.sketches
+                if sketches is not None:
+                    sketches.update(rows, predictions, proba, columns=columns)
+            except Exception:  # the live view must never fail a prediction
+                loaded.sketches = None
+                _LOG.exception("live sketches of %s stopped", loaded.version.ref)
+            finally:
+                self._queue.task_done()
+
+
+#: the process's one feeder of live sketches
+SKETCH_FEEDER = SketchFeeder()
 
 # Classifiers whose predict() is the class of highest predict_proba(): for them one call
 # gives both. For any other model predict() is called as well.
@@ -137,8 +190,8 @@ class LoadedVersion:
     def predict_batch(self, items: list[ParsedInput]) -> list[Result]:
         """Predict many requests in one call; one ``(predictions, probabilities)`` each.
 
-        The rows are counted into the version's live sketches (if any) in the same
-        thread: vectorised, no I/O.
+        The rows are handed to :data:`SKETCH_FEEDER`, which counts them into the version's
+        live sketches (if any) on its own thread, off the request path.
         """
         data, rows = self._model_input(items)
         proba = np.asarray(self._model.predict_proba(data)) if self.has_proba else None
@@ -146,14 +199,9 @@ class LoadedVersion:
             predictions = self._class_array[np.argmax(proba, axis=1)]
         else:
             predictions = np.asarray(self._model.predict(data))
-        sketches = self.sketches
-        if sketches is not None:
-            try:
-                sketches.update(rows, predictions, proba,
-                                columns=self.input.columns if self.input.numeric else None)
-            except Exception:  # the live view must never fail a prediction
-                self.sketches = None
-                _LOG.exception("live sketches of %s stopped", self.version.ref)
+        if self.sketches is not None:
+            SKETCH_FEEDER.submit(self, rows, predictions, proba,
+                                 self.input.columns if self.input.numeric else None)
         if len(items) == 1:
             return [(predictions, proba)]
         out: list[Result] = []

@@ -3,8 +3,9 @@ management routes that read them and run ``yard.monitor`` for a served model.
 
 Sketches are built off the request path: when a version loads (at start, on a hot swap, or
 as a rollout's challenger) a background thread computes its reference profile
-(``yard.monitor.sketches``) and attaches the sketches to the version, whose batch thread
-then counts every predicted batch into them. A version registered without a dataset
+(``yard.monitor.sketches``) and attaches the sketches to the version; every predicted batch
+is then counted into them by the sketch feeder's thread (``_models.SKETCH_FEEDER``), so a
+wide input never slows an answer. A version registered without a dataset
 version has no live view (the route says why).
 """
 
@@ -21,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import InvalidInput, ModelyardError, StorageUnavailable
 from ._errors import ModelNotReady
-from ._models import LoadedVersion
+from ._models import SKETCH_FEEDER, LoadedVersion
 
 if TYPE_CHECKING:
     from ._app import ServeState
@@ -80,6 +81,7 @@ class LiveViews:
         """
         sketches = loaded.sketches
         if sketches is not None:
+            SKETCH_FEEDER.drain()  # count what has been served so far
             result: dict[str, Any] = sketches.to_dict()
             return result
         with self._lock:
