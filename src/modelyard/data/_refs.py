@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from ..errors import InvalidInput
+from ..store import check_name as _check_name
 
 __all__ = ["check_name", "describe_versions", "parse_ref"]
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def check_name(name: object) -> str:
@@ -28,12 +27,7 @@ def check_name(name: object) -> str:
         >>> check_name("fraud-2024.v1")
         'fraud-2024.v1'
     """
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InvalidInput(
-            f"{name!r} is not a valid dataset name; use 1-100 letters, digits, '.', '_' or "
-            "'-', starting with a letter or digit (e.g. 'fraud-transactions')"
-        )
-    return name
+    return _check_name(name, "dataset")
 
 
 def parse_ref(ref: str) -> tuple[str, int | None]:

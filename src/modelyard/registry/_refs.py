@@ -6,10 +6,10 @@ import re
 from dataclasses import dataclass
 
 from ..errors import InvalidInput
+from ..store import NAME_PATTERN, check_name
 
 __all__ = ["ModelRef", "check_alias", "check_model_name", "parse_ref"]
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _ALIAS = re.compile(r"[a-z][a-z0-9_-]{0,49}")
 _REF_FORMS = "'name', 'name@alias', 'name@latest', 'name@N' or 'name/versions/N'"
 
@@ -33,12 +33,7 @@ def check_model_name(name: str) -> str:
         >>> check_model_name("fraud-v2")
         'fraud-v2'
     """
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InvalidInput(
-            f"model name {name!r} is not valid: use 1-100 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
-    return name
+    return check_name(name, "model")
 
 
 def check_alias(alias: str) -> str:
@@ -75,11 +70,11 @@ def parse_ref(ref: str) -> ModelRef:
     bad = InvalidInput(f"{ref!r} is not a model reference; use {_REF_FORMS}")
     if "/" in ref:
         name, sep, number = ref.partition("/versions/")
-        if not sep or not number.isdigit() or not _NAME.fullmatch(name):
+        if not sep or not number.isdigit() or not NAME_PATTERN.fullmatch(name):
             raise bad
         return ModelRef(name, version=int(number))
     name, sep, tail = ref.partition("@")
-    if not _NAME.fullmatch(name):
+    if not NAME_PATTERN.fullmatch(name):
         raise bad
     if not sep or tail == "latest":
         return ModelRef(name)

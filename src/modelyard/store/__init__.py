@@ -28,6 +28,8 @@ from ._monitoring import LabelColumns as LabelColumns
 from ._monitoring import MonitoringRepository as MonitoringRepository
 from ._monitoring import MonitorWindow as MonitorWindow
 from ._monitoring import StoredProfile as StoredProfile
+from ._names import NAME_PATTERN as NAME_PATTERN
+from ._names import check_name as check_name
 from ._registry import ModelRepository as ModelRepository
 from ._rollouts import Rollout as Rollout
 from ._rollouts import RolloutRepository as RolloutRepository
@@ -37,6 +39,7 @@ from ._store import Store as Store
 from ._store import open_store as open_store
 
 __all__ = [
+    "NAME_PATTERN",
     "Alert",
     "AliasEvent",
     "ApiKey",
@@ -69,6 +72,7 @@ __all__ = [
     "RunRepository",
     "Store",
     "StoredProfile",
+    "check_name",
     "open_artifact_store",
     "open_store",
     "sha256_file",

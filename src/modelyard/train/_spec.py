@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
+from ..store import check_name
 
 __all__ = ["EstimatorSpec", "TrainSpec", "TuneSpec", "load_spec"]
 
 TASKS = ("auto", "classification", "regression")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 @dataclass(frozen=True)
@@ -159,11 +158,7 @@ def spec_from_dict(raw: dict[str, Any], *, source: str = "") -> TrainSpec:
     for key in ("model", "dataset", "target"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise InvalidInput(f"the spec{_where(source)} needs '{key}' (a non-empty string)")
-    if not _NAME.match(raw["model"]):
-        raise InvalidInput(
-            f"model name {raw['model']!r}{_where(source)} must start with a letter or digit "
-            "and use only letters, digits, '.', '_' and '-'"
-        )
+    check_name(raw["model"], "model")
     if "estimator" in raw and "pipeline" in raw:
         raise InvalidInput(f"give 'estimator' or 'pipeline'{_where(source)}, not both")
     if "pipeline" in raw:
