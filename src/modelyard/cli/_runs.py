@@ -20,13 +20,13 @@ def resolve_run(yard: Any, prefix: str) -> Any:
         return yard.runs.get(prefix)
     if len(prefix) < 4:
         raise InvalidInput(f"run id {prefix!r} is too short; give at least 4 characters")
-    matches = [r for r in yard.runs.list(limit=1_000_000) if r.id.startswith(prefix)]
+    matches = yard.store.runs.ids_starting(prefix.lower())
     if not matches:
         raise NotFound(f"no run with id starting {prefix!r}; see `modelyard runs list`")
     if len(matches) > 1:
-        raise InvalidInput(f"run id {prefix!r} is ambiguous ({len(matches)} runs); "
+        raise InvalidInput(f"run id {prefix!r} matches several runs; "
                            "give more characters")
-    return yard.runs.get(matches[0].id)
+    return yard.runs.get(matches[0])
 
 
 @runs_app.command("list")

@@ -162,6 +162,14 @@ class RunRepository:
         with self._db.read() as session:
             return self._assemble(session, list(session.scalars(query)))
 
+    def ids_starting(self, prefix: str, limit: int = 2) -> builtins.list[str]:
+        """Ids of runs that start with ``prefix`` (hex only), at most ``limit`` of them."""
+        if not prefix or any(c not in "0123456789abcdef" for c in prefix):
+            return []
+        query = select(RunRow.id).where(RunRow.id.startswith(prefix)).order_by(RunRow.id)
+        with self._db.read() as session:
+            return list(session.scalars(query.limit(limit)))
+
     def exists(self, run_id: str) -> bool:
         """Whether a run has this id."""
         with self._db.read() as session:
