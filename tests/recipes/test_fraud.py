@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -44,10 +45,14 @@ def test_fraud_on_a_slice_stores_the_threshold_with_the_version(tmp_path: Path) 
 
 
 @pytest.mark.slow
-def test_fraud_goes_the_whole_way_the_loop_answers_the_drift(tmp_path: Path) -> None:
+def test_fraud_goes_the_whole_way_the_loop_answers_the_drift(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with modelyard.open(tmp_path) as yard:
-        result = get_recipe("fraud").run(yard, RecipeOptions(rows=1500, loop=True,
-                                                             quiet=True))
+        result = get_recipe("fraud").run(yard, RecipeOptions(rows=1500, loop=True))
+        out = capsys.readouterr().out
+        # The drift alerts that start the loop are narrated among its events, once.
+        opened = re.findall(r"\[\+ *[\d.]+s\] \d+ alerts? opened: feature_psi on (\w+)", out)
+        assert len(opened) == len(set(opened)) >= 1
         loop = result.notes["loop"]
         assert loop["failed"] == 0
         assert loop["outcome"] in ("promoted", "gate.rejected", "rolled_back")

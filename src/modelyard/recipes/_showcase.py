@@ -6,7 +6,9 @@ the loop alert, retrain, gate, shadow, canary and promote, narrated from its aud
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -91,6 +93,42 @@ class _Traffic(threading.Thread):
                     self.failed += 1
                 i += 1
                 time.sleep(0.01)
+
+
+class _AlertNews:
+    """Alert incidents as narration: new openings and resolutions since the last look,
+    grouped by rule (``feature_psi on mean_radius 0.61, mean_texture 0.74``)."""
+
+    def __init__(self, yard: Yard, model: str) -> None:
+        self._yard, self._model = yard, model
+        self._status: dict[int, str] = {a.id: a.status for a in yard.monitor.alerts(model)}
+
+    def lines(self) -> list[str]:
+        """One line for the alerts opened and one for those resolved since the last call."""
+        opened: dict[str, list[str]] = {}
+        resolved: dict[str, list[str]] = {}
+        for alert in self._yard.monitor.alerts(self._model):
+            before = self._status.get(alert.id)
+            self._status[alert.id] = alert.status
+            if before == alert.status:
+                continue
+            into = resolved if alert.status == "resolved" else opened
+            measure = re.split(r"[<>]", alert.rule)[0]
+            shown = alert.subject if alert.value is None else f"{alert.subject} {alert.value:.2g}"
+            into.setdefault(measure, []).append(shown)
+        out = []
+        for what, found in (("opened", opened), ("resolved", resolved)):
+            if found:
+                n = sum(len(subjects) for subjects in found.values())
+                out.append(f"{n} alert{'s' if n > 1 else ''} {what}: " + "; ".join(
+                    f"{measure} on {_first(subjects)}"
+                    for measure, subjects in sorted(found.items())))
+        return out
+
+
+def _first(items: list[str], shown: int = 3) -> str:
+    more = len(items) - shown
+    return ", ".join(items[:shown]) + (f" (+{more} more)" if more > 0 else "")
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -178,6 +216,13 @@ def showcase_loop(
     stop = threading.Event()
     runner: threading.Thread | None = None
     client: _Traffic | None = None
+    # The narration reports alerts and loop errors (from the store); keep their log
+    # warnings from printing beside it while the showcase runs.
+    quiet = logging.NullHandler()
+    loggers = [logging.getLogger(n) for n in ("modelyard.monitor", "modelyard.loop")]
+    for logger in loggers:
+        logger.addHandler(quiet)
+    news = _AlertNews(yard, model)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -210,6 +255,8 @@ def showcase_loop(
         runner.start()
         time.sleep(4)
         early = yard.loop.history(model)
+        for line in news.lines():
+            say(f"  [yellow]{line}[/]")
         say("the monitor sees the training distribution: no alert" if not early else
             f"[yellow]before any drift the loop already reacted ({early[0].kind}: "
             f"{early[0].message}); a small sample makes noisy statistics[/]")
@@ -224,16 +271,21 @@ def showcase_loop(
         outcome = "timeout"
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
+            lines = [(time.time() - planted, f"[yellow]{line}[/]") for line in news.lines()]
             events = yard.loop.history(model)
             for event in events[len(seen):]:
                 seen.append((event.at - planted, event.kind, event.message))
-                say(f"  [+{event.at - planted:5.1f}s] [bold]{event.kind}[/]: {event.message}")
+                lines.append((event.at - planted, f"[bold]{event.kind}[/]: {event.message}"))
+            for at, line in sorted(lines, key=lambda item: item[0]):
+                say(f"  [+{at:5.1f}s] {line}")
             if events and events[-1].kind in _FINAL:
                 outcome = events[-1].kind
                 break
             time.sleep(0.3)
         took = time.time() - planted
         time.sleep(1.5)  # the server's next registry poll swaps the champion in
+        for line in news.lines():
+            say(f"  [+{time.time() - planted:5.1f}s] [yellow]{line}[/]")
         stop.set()
         client.stop.set()
         client.join(10)
@@ -249,6 +301,8 @@ def showcase_loop(
             seconds_to_outcome=took if outcome != "timeout" else float("nan"),
             events=tuple(seen))
     finally:
+        for logger in loggers:
+            logger.removeHandler(quiet)
         stop.set()
         if client is not None:
             client.stop.set()
