@@ -4,11 +4,6 @@ that see a planted shift as requests arrive, and the management routes that run
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -17,50 +12,18 @@ import numpy as np
 import pytest
 from _scenario import FEATURES, Scenario, make_frame
 
+from _serving import Server
+
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def server(scenario: Scenario) -> Iterator[str]:
     settings = scenario.yard.settings
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
-    env["MODELYARD_LOG_FLUSH_INTERVAL_S"] = "0.1"
-    if settings.db_url:
-        env["MODELYARD_DB_URL"] = settings.db_url
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "modelyard", "serve", "fraud@champion", "--host", "127.0.0.1",
-         "--port", str(port), "--project", str(settings.project_dir), "--log-dir",
-         str(scenario.root), "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 40
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            assert time.monotonic() < deadline, "server not ready in time"
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+    env = {"MODELYARD_DB_URL": settings.db_url} if settings.db_url else {}
+    with Server(settings.project_dir, ["fraud@champion"], env,
+                "--log-dir", str(scenario.root)) as served:
+        yield served.url
 
 
 def _drifted(drift: dict[str, object]) -> set[str]:

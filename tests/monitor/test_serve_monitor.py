@@ -4,11 +4,6 @@ error rate (from the server's ``/metrics``)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 
 import httpx
@@ -17,40 +12,20 @@ import pytest
 from _scenario import FEATURES, Scenario, make_frame
 
 import modelyard
+from _serving import Server
 from modelyard.monitor import read_prediction_log
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_served_predictions_are_monitored(scenario: Scenario) -> None:
     settings = scenario.yard.settings
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
-    env.update({"MODELYARD_LOG_FLUSH_INTERVAL_S": "0.1", "MODELYARD_LOG_ROTATE_S": "0.3"})
+    env = {"MODELYARD_LOG_ROTATE_S": "0.3"}
     if settings.db_url:
         env["MODELYARD_DB_URL"] = settings.db_url
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "modelyard", "serve", "fraud@champion", "--host", "127.0.0.1",
-         "--port", str(port), "--project", str(settings.project_dir), "--log-dir",
-         str(scenario.root), "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+    with Server(settings.project_dir, ["fraud@champion"], env,
+                "--log-dir", str(scenario.root)) as served:
+        url = served.url
         frame = make_frame(np.random.default_rng(11), 300, shift=1.5)
         with modelyard.Client(url) as client:
             for start in range(0, 300, 10):
@@ -65,15 +40,6 @@ def test_served_predictions_are_monitored(scenario: Scenario) -> None:
             time.sleep(0.1)
         report = scenario.yard.monitor.check("fraud", window="last:300",
                                              log_root=scenario.root, server_url=url)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
     window = report.latest
     assert window is not None and window.n_predictions == 300
     assert window.drift.drifted == ("x2",)

@@ -44,13 +44,23 @@ def make_project(path: Path) -> Path:
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 class Server:
-    """A ``modelyard serve`` child process; stopped (by its pid) when the test ends."""
+    """A ``modelyard serve`` child process on 127.0.0.1 (a free port); use it as a context
+    manager, which waits until ``/ready`` and stops the process (by its pid) at the end.
+
+    Args:
+        project: the project folder to serve.
+        refs: the model references to serve (``cancer@champion``).
+        env: extra environment variables (every inherited ``MODELYARD_*`` is dropped first,
+            so the server sees only the project's settings and these).
+        args: extra ``modelyard serve`` options (``--log-dir``, ``--workers`` ...).
+    """
 
     def __init__(self, project: Path, refs: list[str], env: dict[str, str] | None = None,
                  *args: str) -> None:
