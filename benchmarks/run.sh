@@ -1,26 +1,43 @@
 #!/usr/bin/env bash
-# Run every benchmark and write docs/BENCHMARKS.md.
+# Run the benchmarks and write docs/BENCHMARKS.md: `bash benchmarks/run.sh` runs every part,
+# `bash benchmarks/run.sh serving recipes` only those (tracking, serving, drift, loop, recipes).
 # MLflow runs in its own virtual environment (benchmarks/.venv-mlflow, created here with
 # `pip install mlflow` when missing); modelyard runs in the project's .venv.
+# The recipes run in RECIPES_PY (default: the project's .venv); give it the Python of an
+# environment with `modelyard[torch,text]` to measure the CNN and the sentence embeddings too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+PARTS=${*:-tracking serving drift loop recipes}
+want() { [[ " $PARTS " == *" $1 "* ]]; }
+for part in $PARTS; do
+  case "$part" in
+    tracking|serving|drift|loop|recipes) ;;
+    *) echo "unknown benchmark part '$part': choose from tracking serving drift loop recipes" >&2
+       exit 2 ;;
+  esac
+done
+
 OUR_PY=${OUR_PY:-.venv/bin/python}
+RECIPES_PY=${RECIPES_PY:-$OUR_PY}
 MLFLOW_VENV=benchmarks/.venv-mlflow
 REPEAT=${REPEAT:-3}
-
-if ! "$MLFLOW_VENV/bin/python" -c "import mlflow" >/dev/null 2>&1; then
-  echo "creating $MLFLOW_VENV with MLflow ..." >&2
-  python3 -m venv "$MLFLOW_VENV"
-  "$MLFLOW_VENV/bin/pip" install -q mlflow
-fi
 
 results=benchmarks/results
 mkdir -p "$results"
 work=$(mktemp -d /tmp/modelyard-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-# Outside any git repository, so neither side spends time asking git for the commit.
 
+if want tracking || want serving; then
+if ! "$MLFLOW_VENV/bin/python" -c "import mlflow" >/dev/null 2>&1; then
+  echo "creating $MLFLOW_VENV with MLflow ..." >&2
+  python3 -m venv "$MLFLOW_VENV"
+  "$MLFLOW_VENV/bin/pip" install -q mlflow
+fi
+fi
+
+if want tracking; then
+# Outside any git repository, so neither side spends time asking git for the commit.
 echo "== tracking: modelyard" >&2
 (cd "$work" && "$OLDPWD/$OUR_PY" "$OLDPWD/benchmarks/bench_tracking.py" modelyard \
   --workdir "$work/modelyard" --out "$OLDPWD/$results/tracking-modelyard.json" --repeat "$REPEAT")
@@ -30,10 +47,12 @@ echo "== tracking: MLflow" >&2
 
 "$OUR_PY" benchmarks/bench_tracking.py report \
   "$results/tracking-modelyard.json" "$results/tracking-mlflow.json" --markdown docs/BENCHMARKS.md
+fi
 
 # Serving: modelyard serve vs a minimal FastAPI endpoint, `mlflow models serve` and BentoML
 # (benchmarks/.venv-bentoml, created here with `pip install bentoml` when missing; skipped in
 # the report if that fails). Appends its section to docs/BENCHMARKS.md.
+if want serving; then
 BENTO_VENV=benchmarks/.venv-bentoml
 if ! "$BENTO_VENV/bin/python" -c "import bentoml, sklearn, joblib" >/dev/null 2>&1; then
   echo "creating $BENTO_VENV with BentoML ..." >&2
@@ -44,10 +63,12 @@ echo "== serving" >&2
 "$OUR_PY" benchmarks/bench_serving.py run --workdir "$work/serving" \
   --out "$results/serving.json" --seconds "${SERVE_SECONDS:-8}"
 "$OUR_PY" benchmarks/bench_serving.py report "$results/serving.json" --markdown docs/BENCHMARKS.md
+fi
 
 # Data drift: modelyard vs Evidently (benchmarks/.venv-evidently, created here with
 # `pip install evidently` when missing; Evidently 0.7 needs pandas < 3) and plain SciPy/NumPy
 # loops, at 100k and 1M rows; each measurement in its own process for its peak memory.
+if want drift; then
 EVIDENTLY_VENV=benchmarks/.venv-evidently
 if ! "$EVIDENTLY_VENV/bin/python" -c "import evidently" >/dev/null 2>&1; then
   echo "creating $EVIDENTLY_VENV with Evidently ..." >&2
@@ -67,18 +88,23 @@ for rows in ${DRIFT_ROWS:-100000 1000000}; do
   fi
 done
 "$OUR_PY" benchmarks/bench_drift.py report "$results"/drift-*.json --markdown docs/BENCHMARKS.md
-
+fi
 
 # Loop: planted drift to a new champion answering requests, on 2 cores (taskset when present).
+if want loop; then
 echo "== loop" >&2
 PIN=""
 if command -v taskset >/dev/null 2>&1; then PIN="taskset -c 0,1"; fi
 (cd "$work" && $PIN "$OLDPWD/$OUR_PY" "$OLDPWD/benchmarks/bench_loop.py" run \
   --workdir "$work/loop" --out "$OLDPWD/$results/loop.json")
 "$OUR_PY" benchmarks/bench_loop.py report "$results/loop.json" --markdown docs/BENCHMARKS.md
+fi
 
 # Recipes: each reference system in full, the whole way, with its figures and the loop's answer.
+if want recipes; then
 echo "== recipes" >&2
-(cd "$work" && "$OLDPWD/$OUR_PY" "$OLDPWD/benchmarks/bench_recipes.py" run \
+case "$RECIPES_PY" in /*) recipes_py=$RECIPES_PY ;; *) recipes_py=$PWD/$RECIPES_PY ;; esac
+(cd "$work" && "$recipes_py" "$OLDPWD/benchmarks/bench_recipes.py" run \
   --workdir "$work/recipes" --out "$OLDPWD/$results/recipes.json")
 "$OUR_PY" benchmarks/bench_recipes.py report "$results/recipes.json" --markdown docs/BENCHMARKS.md
+fi
