@@ -18,7 +18,7 @@ import pandas as pd
 from ..errors import InvalidInput, ValidationFailed
 from ._signature import ColumnSpec, Signature, logical_type
 
-__all__ = ["prepare_input", "to_frame"]
+__all__ = ["image_records", "prepare_input", "to_frame"]
 
 _EXAMPLES = 3
 # What pandas.api.types.infer_dtype may say about values each logical type accepts.
@@ -64,6 +64,8 @@ def to_frame(data: Any, signature: Signature) -> pd.DataFrame:
     Raises:
         InvalidInput: the data has none of these shapes, or the array's width is wrong.
     """
+    if signature.images:
+        data = _expand_images(data, signature)
     if isinstance(data, pd.DataFrame):
         frame = data
     elif isinstance(data, pd.Series):
@@ -86,6 +88,49 @@ def to_frame(data: Any, signature: Signature) -> pd.DataFrame:
     if not all(isinstance(c, str) for c in frame.columns):
         frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
     return frame
+
+
+def _expand_images(data: Any, signature: Signature) -> Any:
+    """``data`` with every image field turned into its pixel columns (a dict holding an image
+    field is one record; a DataFrame may hold one image per row in such a column)."""
+    names = {image.name for image in signature.images}
+    if isinstance(data, pd.DataFrame):
+        if not names & set(map(str, data.columns)):
+            return data
+        rows = [{str(k): v for k, v in r.items()} for r in data.to_dict(orient="records")]
+        return pd.DataFrame(image_records(rows, signature), index=data.index)
+    if isinstance(data, Mapping):
+        return image_records([data], signature)[0] if names & set(data) else data
+    if (isinstance(data, Sequence) and not isinstance(data, str) and len(data)
+            and all(isinstance(r, Mapping) for r in data)):
+        return image_records(data, signature)
+    return data
+
+
+def image_records(records: Sequence[Mapping[str, Any]], signature: Signature
+                  ) -> list[dict[str, Any]]:
+    """The records with each image field (a PNG, base64 text or an array; see
+    :class:`~modelyard.registry.ImageInput`) replaced by the pixel columns it stands for.
+
+    Raises:
+        InvalidInput: an image that cannot be read, naming the record.
+    """
+    out: list[dict[str, Any]] = []
+    for i, record in enumerate(records):
+        found = [image for image in signature.images if image.name in record]
+        if not found:
+            out.append(dict(record))
+            continue
+        row = {k: v for k, v in record.items() if all(k != image.name for image in found)}
+        for image in found:
+            try:
+                values = image.pixels(record[image.name])
+            except InvalidInput as exc:
+                where = f"record {i}: " if len(records) > 1 else ""
+                raise InvalidInput(f"{where}{exc}") from None
+            row.update(zip(image.columns, values.tolist(), strict=True))
+        out.append(row)
+    return out
 
 
 def _array_frame(data: Any, signature: Signature) -> pd.DataFrame:

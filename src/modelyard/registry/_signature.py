@@ -1,7 +1,9 @@
 """Input and output signatures of a model version, and their inference from an example.
 
 Inputs are ordered columns, each with a logical type from the vocabulary the data part uses
-too: ``integer``, ``float``, ``boolean``, ``string``, ``categorical``, ``datetime``.
+too: ``integer``, ``float``, ``boolean``, ``string``, ``categorical``, ``datetime``. A
+signature may also declare image fields over pixel columns (:class:`ImageInput`), so callers
+can send a PNG or an array instead of one value per pixel.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInput
+from ._images import ImageInput
 
 __all__ = [
     "LOGICAL_TYPES",
     "ColumnSpec",
+    "ImageInput",
     "OutputSpec",
     "Signature",
     "infer_signature",
@@ -121,6 +125,7 @@ class Signature:
 
     inputs: tuple[ColumnSpec, ...] | None = None
     outputs: OutputSpec = field(default_factory=OutputSpec)
+    images: tuple[ImageInput, ...] = ()
 
     def __post_init__(self) -> None:
         if self.inputs is not None:
@@ -128,6 +133,52 @@ class Signature:
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise InvalidInput(f"signature has duplicate columns: {', '.join(dupes)}")
+        if not self.images:
+            return
+        if self.inputs is None:
+            raise InvalidInput("an image input needs the pixel columns among the signature's "
+                               "inputs; register with an input_example")
+        types = {c.name: c.type for c in self.inputs}
+        taken: set[str] = set()
+        for image in self.images:
+            if image.name in types or image.name in taken:
+                raise InvalidInput(f"image field {image.name!r} has the name of an input "
+                                   "column or of another image; give it another name")
+            wrong = [c for c in image.columns if types.get(c) not in ("float", "integer")]
+            if wrong:
+                raise InvalidInput(f"image {image.name!r}: its pixel columns must be numeric "
+                                   f"inputs of the model; not so: {', '.join(wrong[:5])}")
+            if taken & set(image.columns):
+                raise InvalidInput(f"image {image.name!r} shares pixel columns with another")
+            taken.update(image.columns)
+
+    def with_image(self, name: str, *, height: int, width: int,
+                   columns: list[str] | tuple[str, ...] | None = None, channels: int = 1,
+                   scale: float = 1.0) -> Signature:
+        """This signature with an image field over pixel columns.
+
+        Args:
+            name: the request field that will hold the image.
+            height: rows of pixels.
+            width: pixels per row.
+            columns: the pixel columns in row-major order (channel fastest); by default all
+                of the inputs, in order.
+            channels: 1 (grey) or 3 (RGB).
+            scale: one PNG level (0-255) in the model's units (``1/255`` for [0, 1]).
+
+        Raises:
+            InvalidInput: the columns are not numeric inputs, or do not match the size.
+
+        Example:
+            >>> sig = Signature(inputs=tuple(ColumnSpec(f"px{i}", "float") for i in range(4)))
+            >>> sig.with_image("image", height=2, width=2).images[0].shape
+            '2x2'
+        """
+        chosen = tuple(columns) if columns is not None else tuple(self.columns)
+        image = ImageInput(name, height=height, width=width, columns=chosen,
+                           channels=channels, scale=scale)
+        return Signature(inputs=self.inputs, outputs=self.outputs,
+                         images=(*self.images, image))
 
     @property
     def columns(self) -> list[str]:
@@ -139,6 +190,8 @@ class Signature:
         out: dict[str, Any] = {"outputs": self.outputs.to_dict()}
         if self.inputs is not None:
             out["inputs"] = [c.to_dict() for c in self.inputs]
+        if self.images:
+            out["images"] = [image.to_dict() for image in self.images]
         return out
 
     @classmethod
@@ -153,8 +206,9 @@ class Signature:
             return cls(
                 inputs=None if inputs is None else tuple(ColumnSpec.from_dict(c) for c in inputs),
                 outputs=OutputSpec.from_dict(data.get("outputs") or {}),
+                images=tuple(ImageInput.from_dict(i) for i in data.get("images") or ()),
             )
-        except (KeyError, TypeError, AttributeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise InvalidInput(f"not a signature: {exc!r}; expected {{'inputs': [...], "
                                "'outputs': {...}}") from exc
 

@@ -4,6 +4,10 @@ Each version's inputs become a ``TypedDict`` that pydantic-core validates straig
 JSON bytes (strict types, unknown fields forbidden, NaN only in nullable float columns), so
 a 30-feature record costs a few microseconds and every bad field is reported at once, by
 name and row. The same type gives the JSON schema that ``/openapi.json`` shows.
+
+A version whose signature declares image fields (:class:`~modelyard.registry.ImageInput`)
+also takes a record holding the image (a base64 PNG or the pixels as an array) in place of
+its pixel columns; the image becomes those columns before the same validation.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired
 
 import numpy as np
+import orjson
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
 from ..errors import InvalidInput, ValidationFailed
 from ..registry import ColumnSpec, Signature
+from ..registry._inputs import image_records
 from ._errors import PayloadTooLarge
 
 __all__ = ["InputSchema", "ParsedInput", "output_schema"]
@@ -126,10 +132,23 @@ class InputSchema:
     # -- schemas ------------------------------------------------------------------------
 
     def record_schema(self) -> dict[str, Any]:
-        """The JSON schema of one record."""
+        """The JSON schema of one record (or, with image fields, of either form of it)."""
         schema: dict[str, Any] = self._one.json_schema()
         schema["title"] = self.title
-        return schema
+        if not self.signature.images:
+            return schema
+        forms = [schema]
+        for image in self.signature.images:
+            forms.append({
+                "title": f"{self.title}_{image.name}", "type": "object",
+                "required": [image.name], "properties": {image.name: {
+                    "description": f"a {image.shape} image in place of its "
+                                   f"{len(image.columns)} pixel fields: a PNG as base64 text "
+                                   "(or a data:image/png;base64 URL), or the pixel values",
+                    "anyOf": [{"type": "string", "contentEncoding": "base64",
+                               "contentMediaType": "image/png"},
+                              {"type": "array", "items": {}}]}}})
+        return {"title": self.title, "anyOf": forms}
 
     def request_schema(self) -> dict[str, Any]:
         """The JSON schema of a request body: one record, or a list of them."""
@@ -155,7 +174,10 @@ class InputSchema:
                 f"of them; expected fields: {', '.join(self.columns[:20]) or 'any'}")
         many = first == b"["
         try:
-            value = (self._many if many else self._one).validate_json(body)
+            if self.signature.images:
+                value = self._with_images(body, many)
+            else:
+                value = (self._many if many else self._one).validate_json(body)
         except ValidationError as exc:
             raise self._failure(exc, many) from None
         records = value if many else [value]
@@ -168,6 +190,25 @@ class InputSchema:
                                    f"a float can hold: {exc}") from None
             matrix = matrix.reshape(len(records), len(self.columns))
         return ParsedInput(records, len(records), matrix)
+
+    def _with_images(self, body: bytes, many: bool) -> Any:
+        """Parse, turn image fields into pixel columns, then validate as usual."""
+        try:
+            raw = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"the body is not valid JSON: {exc}") from None
+        records = raw if many else [raw]
+        if many and len(records) > self.max_rows:
+            raise PayloadTooLarge(f"the request holds more than {self.max_rows} records; split "
+                                  "it, or raise MODELYARD_MAX_ROWS_PER_REQUEST")
+        if all(isinstance(r, dict) for r in records):
+            try:
+                records = image_records(records, self.signature)
+            except InvalidInput as exc:
+                raise InvalidInput(f"{exc} ({self.what})") from None
+        # Back to JSON, so the pixels are checked by exactly the rules of a pixel record.
+        return (self._many if many else self._one).validate_json(
+            orjson.dumps(records if many else records[0], option=orjson.OPT_SERIALIZE_NUMPY))
 
     def _failure(self, exc: ValidationError, many: bool) -> InvalidInput:
         groups: dict[tuple[str | None, str], dict[str, Any]] = {}
