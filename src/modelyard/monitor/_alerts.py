@@ -8,6 +8,15 @@ window that breaks the rule opens it (stored, logged at WARNING, posted to the w
 measure is known and no longer breaks resolves it (``alert.resolved``). A window where the
 measure is unknown (no labels yet, no server URL for errors) changes nothing.
 
+A window may hold rows of several model versions (after a promotion, during a rollout).
+``prediction_psi`` and the quality measures read the reference version's rows (the
+champion's, by default) against that version's own reference and registered metrics; the
+other versions' figures are in the window's ``by_version`` and raise no alert. The old
+champion's rows after a promotion describe a model no longer answering, and a challenger is
+judged by its rollout and gate: an alert on either would start a retrain cycle for a version
+that is not the one serving. Feature measures read every served row (inputs do not depend
+on the version); a rollout's shadow rows are not served and count in none of them.
+
 Measures:
 
 =====================  ==========================================================
@@ -15,8 +24,9 @@ Measures:
 ``feature_drift``      1 for each feature the drift thresholds call drifted, else 0
 ``missing_rate``       each feature's missing share minus the reference's
 ``out_of_range_rate``  each feature's share outside the schema's range/categories
-``prediction_psi``     PSI of the predicted class/value and of the score
-``accuracy_drop``      registered accuracy minus the window's (0.05: 5 points);
+``prediction_psi``     PSI of the reference version's predicted class/value and score
+``accuracy_drop``      registered accuracy minus the window's (0.05: 5 points), both
+                       the reference version's;
                        also ``f1_drop``, ``roc_auc_drop``, ``rmse_rise``, ``mae_rise``
 ``latency_p50_ms``     request latency quantiles; also ``latency_p95_ms``, ``latency_p99_ms``
 ``error_rate``         non-200 share of requests (needs the server's URL)

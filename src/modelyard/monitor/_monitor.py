@@ -19,21 +19,76 @@ from ..errors import InvalidInput, NotFound
 from ..registry import Models
 from ..store import Alert, ModelVersion, Store
 from ._alerts import Alerter, AlertEvent, AlertRule, default_rules, parse_rule
-from ._drift import DataDrift, DriftThresholds
+from ._drift import DataDrift, DriftCounts, DriftThresholds
 from ._health import Health, read_server_counts
-from ._performance import LabelIndex, Performance
+from ._performance import LabelIndex, Performance, PerformanceCounts
 from ._profile import ReferenceProfile, build_profile, feature_kind
 from ._sketch import FeatureSketches
-from ._windows import WindowSpec, parse_time, parse_window, scan_log
+from ._windows import (
+    VersionCounts,
+    VersionReferences,
+    WindowSpec,
+    parse_time,
+    parse_window,
+    scan_log,
+)
 
-__all__ = ["Monitor", "MonitorReport", "WindowResult"]
+__all__ = ["Monitor", "MonitorReport", "VersionResult", "WindowResult"]
 
 _LOG = logging.getLogger("modelyard.monitor")
 
 
 @dataclass(frozen=True)
+class VersionResult:
+    """What one model version predicted in a window, against its own reference.
+
+    Attributes:
+        version: the version number.
+        served: rows it answered (canary rows included).
+        shadow: rows it predicted in shadow, beside the version that answered.
+        reference: what its predictions were compared with (its reference profile's
+            source), or why with nothing.
+        prediction_drift: its predicted class/value and score against its reference's.
+        performance: quality of its labelled predictions, against its registered metrics.
+
+    Example:
+        >>> window.by_version["1"].prediction_drift["prediction"].psi  # doctest: +SKIP
+        0.41
+    """
+
+    version: int
+    served: int
+    shadow: int
+    reference: str
+    prediction_drift: DataDrift
+    performance: Performance
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (inside the window's)."""
+        return {"version": self.version, "served": self.served, "shadow": self.shadow,
+                "reference": self.reference,
+                "prediction_drift": self.prediction_drift.to_dict(),
+                "performance": self.performance.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VersionResult:
+        """Read the JSON form back."""
+        return cls(version=int(data["version"]), served=int(data.get("served", 0)),
+                   shadow=int(data.get("shadow", 0)), reference=str(data.get("reference", "")),
+                   prediction_drift=DataDrift.from_dict(data["prediction_drift"]),
+                   performance=Performance.from_dict(data["performance"]))
+
+
+@dataclass(frozen=True)
 class WindowResult:
     """Everything monitoring found in one window.
+
+    A window may hold rows of several versions (the old champion's and the new one's after a
+    promotion; a challenger's canary or shadow rows during a rollout). Each version's
+    predictions are compared with that version's own reference (``by_version``); the
+    window's ``prediction_drift`` and ``performance``, which the alert rules read, are the
+    reference version's. Input drift and health cover every served row; shadow rows are
+    not served traffic and count only in their version's entry.
 
     Attributes:
         model: the model name.
@@ -41,13 +96,16 @@ class WindowResult:
         start: the window's start (epoch seconds, inclusive).
         end: its end (exclusive; for ``last:N`` the newest prediction's time).
         complete: whether the window had ended when it was evaluated.
-        versions: predictions per model version that answered.
+        versions: served predictions per model version that answered.
         reference: what the window was compared with.
-        drift: input drift per feature.
-        prediction_drift: drift of the predicted class/value and of the score.
-        performance: quality on the labelled predictions.
-        health: request rate, latency and errors.
+        drift: input drift per feature, over every served row.
+        prediction_drift: drift of the reference version's predicted class/value and score.
+        performance: quality on the reference version's labelled predictions.
+        health: request rate, latency and errors of the served rows.
         alerts_evaluated: whether alert rules were applied to it.
+        reference_version: the version whose rows ``prediction_drift`` and ``performance``
+            describe (``None`` in windows stored before versions were told apart).
+        by_version: every version that predicted in the window, by number as text.
     """
 
     model: str
@@ -62,6 +120,8 @@ class WindowResult:
     performance: Performance
     health: Health
     alerts_evaluated: bool = False
+    reference_version: int | None = None
+    by_version: dict[str, VersionResult] = field(default_factory=dict)
 
     @property
     def n_predictions(self) -> int:
@@ -82,11 +142,14 @@ class WindowResult:
                 "reference": self.reference, "drift": self.drift.to_dict(),
                 "prediction_drift": self.prediction_drift.to_dict(),
                 "performance": self.performance.to_dict(), "health": self.health.to_dict(),
-                "alerts_evaluated": self.alerts_evaluated}
+                "alerts_evaluated": self.alerts_evaluated,
+                "reference_version": self.reference_version,
+                "by_version": {k: v.to_dict() for k, v in self.by_version.items()}}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WindowResult:
-        """Read the JSON form back."""
+        """Read the JSON form back (windows stored before ``by_version`` existed too)."""
+        reference_version = data.get("reference_version")
         return cls(model=data["model"], window=data["window"], start=float(data["start"]),
                    end=float(data["end"]), complete=bool(data["complete"]),
                    versions={str(k): int(v) for k, v in data.get("versions", {}).items()},
@@ -95,7 +158,11 @@ class WindowResult:
                    prediction_drift=DataDrift.from_dict(data["prediction_drift"]),
                    performance=Performance.from_dict(data["performance"]),
                    health=Health.from_dict(data["health"]),
-                   alerts_evaluated=bool(data.get("alerts_evaluated", False)))
+                   alerts_evaluated=bool(data.get("alerts_evaluated", False)),
+                   reference_version=None if reference_version is None
+                   else int(reference_version),
+                   by_version={str(k): VersionResult.from_dict(v)
+                               for k, v in (data.get("by_version") or {}).items()})
 
 
 @dataclass(frozen=True)
@@ -253,16 +320,23 @@ class Monitor:
             _LOG.warning("no reference predictions for %s: %s", version.ref, exc)
             return {}
 
-    def _window_profile(self, model: str, text: str, log_root: Path) -> ReferenceProfile:
+    def _window_profile(self, model: str, text: str, log_root: Path,
+                        version: ModelVersion) -> ReferenceProfile:
+        """A reference from a log window: its served inputs, and ``version``'s predictions
+        in it (another version's predictions are no reference for this one's)."""
+        import pyarrow.compute as pc
+
         from ._log import read_prediction_log
 
         start_text, _, end_text = text.partition("/")
         start, end = parse_time(start_text or None), parse_time(end_text or None)
         table = read_prediction_log(log_root, model, start, end)
+        if "alias" in table.column_names:
+            table = table.filter(pc.invert(pc.fill_null(
+                pc.equal(table.column("alias"), "shadow"), False)))
         if table.num_rows == 0:
             raise InvalidInput(f"the reference window {text!r} of {model!r} has no logged "
                                "predictions")
-        version = self._default_version(model)
         types = {c["name"]: c["type"] for c in version.signature.get("inputs", [])
                  if f"input.{c['name']}" in table.column_names}
         columns = {n: table.column(f"input.{n}") for n in types}
@@ -270,12 +344,16 @@ class Monitor:
         classes = tuple(classes_raw) if classes_raw else None
         task = str(version.extra.get("task") or version.signature.get("outputs", {}).get(
             "task", "other"))
+        own = table.filter(pc.equal(table.column("version"), version.version))
         predictions: dict[str, tuple[Any, str]] = {}
-        if "prediction" in table.column_names:
-            predictions["prediction"] = (table.column("prediction"), "categorical"
+        if "prediction" in own.column_names and own.num_rows:
+            predictions["prediction"] = (own.column("prediction"), "categorical"
                                          if task == "classification" else "float")
-        if classes and len(classes) == 2 and f"proba.{classes[-1]}" in table.column_names:
-            predictions["score"] = (table.column(f"proba.{classes[-1]}"), "float")
+            if classes and len(classes) == 2 and f"proba.{classes[-1]}" in own.column_names:
+                predictions["score"] = (own.column(f"proba.{classes[-1]}"), "float")
+        else:
+            _LOG.info("the reference window %s of %s holds no predictions of %s: no "
+                      "prediction drift for it", text, model, version.ref)
         return build_profile(columns, types, model=model, version=None,
                              source=f"log window {text}", predictions=predictions, task=task,
                              classes=classes)
@@ -330,13 +408,31 @@ class Monitor:
         lo, hi = parse_time(since), parse_time(until)
         baseline_version = self._default_version(model)
         if reference is not None and reference.startswith("window:"):
-            profile = self._window_profile(model, reference[len("window:"):], root)
+            profile = self._window_profile(model, reference[len("window:"):], root,
+                                           baseline_version)
         else:
             if reference is not None:
                 baseline_version = self._models.get(reference)
             profile = self.profile(baseline_version)
+        records: dict[int, ModelVersion | None] = {baseline_version.version: baseline_version}
+
+        def record(number: int) -> ModelVersion | None:
+            if number not in records:
+                try:
+                    records[number] = self._models.get(f"{model}/versions/{number}")
+                except NotFound:
+                    records[number] = None
+            return records[number]
+
+        def load(number: int) -> ReferenceProfile:
+            found = record(number)
+            if found is None:
+                raise NotFound(f"version {number} of {model!r} is not in the registry")
+            return self.profile(found)
+
+        refs = VersionReferences(profile, baseline_version.version, load=load)
         labels = LabelIndex(self._store.monitoring.labels(model, since=lo))
-        counted = scan_log(root, model, spec, profile, labels, since=lo, until=hi)
+        counted = scan_log(root, model, spec, refs, labels, since=lo, until=hi)
         repo = self._store.monitoring
         recent = [w.result for w in repo.windows(model, limit=200)]
         previous_server = next((r["health"].get("server_counts") for r in reversed(recent)
@@ -349,15 +445,22 @@ class Monitor:
             last = i == len(counted) - 1
             duration = (c.end - c.start if spec.kind == "last"
                         else max(min(c.end, now) - c.start, 0.0))
+            by_version = {str(n): _version_result(vc, profile, record(n), th)
+                          for n, vc in sorted(c.by_version.items())}
+            own = by_version.get(str(baseline_version.version))
             results.append(WindowResult(
                 model=model, window=str(spec), start=c.start, end=c.end,
                 complete=spec.kind == "last" or c.end <= now,
-                versions={str(k): v for k, v in sorted(c.versions.items())},
+                versions={str(k): v for k, v in c.versions.items()},
                 reference=profile.source, drift=c.drift.compare(th),
-                prediction_drift=c.predictions.compare(th),
-                performance=c.performance.result(profile.task, baseline_version.metrics),
+                prediction_drift=own.prediction_drift if own is not None
+                else DriftCounts(profile.predictions).compare(th),
+                performance=own.performance if own is not None
+                else PerformanceCounts(classes=profile.classes).result(
+                    profile.task, baseline_version.metrics),
                 health=c.health.result(duration, server=server if last else None,
-                                       previous=previous_server if last else None)))
+                                       previous=previous_server if last else None),
+                reference_version=baseline_version.version, by_version=by_version))
         events: list[AlertEvent] = []
         if alerts and results:
             watermark = max((r["end"] for r in recent if r.get("alerts_evaluated")),
@@ -434,6 +537,17 @@ class Monitor:
         """Live per-feature sketches for a served version (see :class:`FeatureSketches`)."""
         return FeatureSketches(self.profile(ref), window_s=window_s, slots=slots,
                                thresholds=self.thresholds)
+
+
+def _version_result(counts: VersionCounts, reference: ReferenceProfile,
+                    version: ModelVersion | None, th: DriftThresholds) -> VersionResult:
+    """One version's rows of a window, judged against its own reference and metrics."""
+    profile = counts.profile or reference
+    return VersionResult(
+        version=counts.version, served=counts.served, shadow=counts.shadow,
+        reference=counts.source, prediction_drift=counts.predictions.compare(th),
+        performance=counts.performance.result(profile.task,
+                                              version.metrics if version else None))
 
 
 def _evaluated(result: WindowResult) -> WindowResult:

@@ -5,6 +5,12 @@ A window's quality counts only its labelled predictions. It reports their share
 prediction time), so a recent window with few labels is read as "not known yet" rather than
 "bad". Re-evaluating a window later joins the labels that arrived since; the stored result
 is replaced. Alerts on quality wait for ``min_labelled_rows`` labelled predictions.
+
+A window's rows are counted per model version (``_windows.VersionCounts``): each version's
+labelled predictions are scored apart and against its own registered metrics, so accuracy
+right after a promotion is not a blend of the old champion's and the new one's. A label
+joins on ``(request_id, row)``, so it scores both the served row and a shadow's prediction
+of the same row, each in its own version.
 """
 
 from __future__ import annotations
@@ -106,10 +112,23 @@ class PerformanceCounts:
     scores: list[np.ndarray] = field(default_factory=list)
     delays: list[np.ndarray] = field(default_factory=list)
 
-    def update(self, batch: pa.RecordBatch, labels: LabelIndex) -> None:
-        """Join one log batch with the labels and keep the labelled rows."""
-        self.n_predictions += batch.num_rows
-        pos, idx, at = labels.match(batch)
+    def update(self, batch: pa.RecordBatch, labels: LabelIndex, *,
+               rows: np.ndarray | None = None,
+               matched: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
+        """Join one log batch with the labels and keep the labelled rows.
+
+        Args:
+            batch: log rows.
+            labels: the labels to join.
+            rows: count only these rows of ``batch`` (a boolean mask), e.g. one version's.
+            matched: ``labels.match(batch)`` when already joined (one join per batch,
+                however many versions' rows it holds).
+        """
+        self.n_predictions += batch.num_rows if rows is None else int(rows.sum())
+        pos, idx, at = matched if matched is not None else labels.match(batch)
+        if rows is not None and pos.size:
+            keep = rows[pos]
+            pos, idx, at = pos[keep], idx[keep], at[keep]
         if not pos.size:
             return
         take = pa.array(pos)

@@ -3,6 +3,11 @@
 The HTML file has no scripts, fonts or styles from the network: its charts are inline SVG
 drawn here (reference-vs-current histograms of every drifted feature, and time series of
 drift, quality and latency over the windows), so it can be mailed or archived as is.
+
+A window where several versions predicted (around a promotion, during a rollout) gets a
+versions table: each version's rows, served or in shadow, its prediction drift against its
+own reference and its quality on labelled rows; the row marked ``reference`` is the one the
+window's prediction drift, quality and alerts describe.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ if TYPE_CHECKING:
 
     from ._monitor import MonitorReport, WindowResult
 
-__all__ = ["histogram_svg", "print_report", "render_html", "series_svg"]
+__all__ = ["histogram_svg", "print_report", "render_html", "series_svg", "version_rows",
+           "versions_text"]
 
 REF_COLOUR = "#8da0cb"
 CUR_COLOUR = "#fc8d62"
@@ -37,6 +43,38 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return f"{value:.{digits}g}"
+
+
+def versions_text(window: WindowResult) -> str:
+    """Who predicted in ``window``: ``v1 450, v3 150, v3 300 shadow``."""
+    served = [f"v{k} {n}" for k, n in window.versions.items()]
+    shadow = [f"v{k} {v.shadow} shadow" for k, v in window.by_version.items() if v.shadow]
+    return ", ".join(served + shadow) or "-"
+
+
+def version_rows(window: WindowResult) -> list[dict[str, str]]:
+    """One row per version that predicted in ``window``, reference version first, for the
+    report's versions table (empty when one version served and none shadowed)."""
+    entries = list(window.by_version.values())
+    if len(entries) < 2 and not any(v.shadow for v in entries):
+        return []
+    entries.sort(key=lambda v: (v.version != window.reference_version, v.version))
+    rows: list[dict[str, str]] = []
+    for v in entries:
+        role = ("reference" if v.version == window.reference_version
+                else "shadow" if not v.served else "served")
+        metrics = v.performance.metrics
+        metric = "accuracy" if "accuracy" in metrics else "rmse" if "rmse" in metrics else ""
+        rows.append({
+            "version": f"v{v.version}", "role": role, "served": str(v.served),
+            "shadow": str(v.shadow), "reference": v.reference,
+            "psi": ", ".join(f"{f.name} {_fmt(f.psi)}" for f in v.prediction_drift.features
+                             if f.n) or "-",
+            "drifted": ", ".join(v.prediction_drift.drifted) or "no",
+            "labelled": str(v.performance.n_labelled),
+            "quality": f"{metric} {_fmt(metrics[metric])} (registered "
+                       f"{_fmt(v.performance.baseline.get(metric))})" if metric else "-"})
+    return rows
 
 
 def histogram_svg(feature: FeatureDrift, *, width: int = 420, height: int = 160) -> Markup:
@@ -155,6 +193,16 @@ latest {{ when(latest.start) }} - {{ when(latest.end) }} ({{ latest.window }},
 <p>Drift thresholds: PSI &gt; {{ th.psi_threshold }} (from {{ th.psi_min_rows }} rows);
 KS p &lt; {{ th.ks_pvalue_threshold }} and D &ge; {{ th.ks_min_statistic }};
 chi-squared p &lt; {{ th.chi2_pvalue_threshold }} and JS &ge; {{ th.js_threshold }}.</p>
+{% if versions %}<h2>Latest window: versions</h2>
+<p>Each version's predictions are compared with its own reference; the reference version's
+rows give the window's prediction drift, quality and alerts. Shadow rows are not served
+traffic.</p>
+<table><tr><th>version</th><th>role</th><th>served</th><th>shadow</th><th>reference</th>
+<th>prediction PSI</th><th>drifted</th><th>labelled</th><th>quality</th></tr>
+{% for v in versions %}<tr><td>{{ v.version }}</td><td>{{ v.role }}</td><td>{{ v.served }}</td>
+<td>{{ v.shadow }}</td><td>{{ v.reference }}</td><td>{{ v.psi }}</td>
+<td class="{{ 'ok' if v.drifted == 'no' else 'bad' }}">{{ v.drifted }}</td>
+<td>{{ v.labelled }}</td><td>{{ v.quality }}</td></tr>{% endfor %}</table>{% endif %}
 <h2>Quality and health of the latest window</h2>
 <table><tr><th>measure</th><th>value</th><th>registered</th></tr>
 {% for k, v in latest.performance.metrics.items() %}<tr><td>{{ k }}</td><td>{{ fmt(v) }}</td>
@@ -183,10 +231,11 @@ pct(latest.performance.coverage) }})</td><td></td></tr>
 <h3>Latency (ms)</h3>{{ latency_chart }}
 {% endif %}
 <h2>Windows</h2>
-<table><tr><th>start</th><th>end</th><th>predictions</th><th>drifted</th><th>labelled</th>
-<th>accuracy</th><th>p99 ms</th><th>req/s</th></tr>
+<table><tr><th>start</th><th>end</th><th>predictions</th><th>versions</th><th>drifted</th>
+<th>labelled</th><th>accuracy</th><th>p99 ms</th><th>req/s</th></tr>
 {% for w in report.windows %}<tr><td>{{ when(w.start) }}</td><td>{{ when(w.end) }}</td>
-<td>{{ w.n_predictions }}</td><td class="{{ 'bad' if w.drift.drifted else 'ok' }}">{{
+<td>{{ w.n_predictions }}</td><td>{{ versions_text(w) }}</td>
+<td class="{{ 'bad' if w.drift.drifted else 'ok' }}">{{
 ', '.join(w.drift.drifted) or '-' }}</td><td>{{ w.performance.n_labelled }}</td>
 <td>{{ fmt(w.performance.metrics.get('accuracy', w.performance.metrics.get('rmse'))) }}</td>
 <td>{{ fmt(w.health.latency_p99_ms) }}</td><td>{{ fmt(w.health.requests_per_s) }}</td></tr>
@@ -228,6 +277,7 @@ def render_html(report: MonitorReport, thresholds: DriftThresholds | None = None
     template = env.from_string(_TEMPLATE)
     return template.render(
         report=report, latest=latest, th=th, now=time.time(), when=_when, fmt=_fmt,
+        versions=version_rows(latest) if latest else [], versions_text=versions_text,
         pct=_pct, dur=_duration, hist=histogram_svg, ref_colour=REF_COLOUR,
         cur_colour=CUR_COLOUR,
         drifted=[f for f in (latest.drift.features + latest.prediction_drift.features)
@@ -254,12 +304,12 @@ def print_report(report: MonitorReport, console: Console) -> None:
     if not report.windows:
         console.print("no logged predictions in the chosen time range")
     windows = Table(title="windows", title_justify="left", header_style="bold cyan")
-    for col in ("start", "predictions", "drifted", "labelled", "accuracy/rmse", "p50 ms",
-                "p99 ms", "req/s", "errors"):
+    for col in ("start", "predictions", "versions", "drifted", "labelled", "accuracy/rmse",
+                "p50 ms", "p99 ms", "req/s", "errors"):
         windows.add_column(col)
     for w in report.windows[-24:]:
         metric = w.performance.metrics.get("accuracy", w.performance.metrics.get("rmse"))
-        windows.add_row(_when(w.start), str(w.n_predictions),
+        windows.add_row(_when(w.start), str(w.n_predictions), versions_text(w),
                         f"[red]{', '.join(w.drift.drifted)}[/]" if w.drift.drifted else "-",
                         f"{w.performance.n_labelled} ({_pct(w.performance.coverage)})",
                         _fmt(metric), _fmt(w.health.latency_p50_ms),
@@ -278,6 +328,21 @@ def print_report(report: MonitorReport, console: Console) -> None:
                           _fmt(f.js), _pct(f.missing_rate), _pct(f.out_of_range_rate),
                           f"[red]{', '.join(f.reasons)}[/]" if f.drifted else "no")
         console.print(feats)
+        rows = version_rows(latest)
+        if rows:
+            table = Table(title="versions (each against its own reference; the reference "
+                                "version's rows give the alerts)", title_justify="left",
+                          header_style="bold cyan")
+            for col in ("version", "role", "served", "shadow", "reference", "prediction PSI",
+                        "drifted", "labelled", "quality"):
+                table.add_column(col)
+            for row in rows:
+                drifted = row["drifted"]
+                table.add_row(*(row[k] for k in ("version", "role", "served", "shadow",
+                                                 "reference", "psi")),
+                              drifted if drifted == "no" else f"[red]{drifted}[/]",
+                              row["labelled"], row["quality"])
+            console.print(table)
     for e in report.events:
         colour = "red" if e.event == "alert.opened" else "green"
         console.print(f"[{colour}]{e.event}[/] {e.alert.message}", markup=True)
