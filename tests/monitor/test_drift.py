@@ -16,6 +16,7 @@ from modelyard.monitor import (
     compute_drift,
     compute_psi,
 )
+from modelyard.monitor._drift import count_numeric
 from modelyard.monitor._profile import FINE_BUCKETS, NumericProfile, profile_numeric
 
 CATS = np.array(["a", "b", "c", "d", "e"])
@@ -160,3 +161,86 @@ def test_profile_round_trips_through_json(profile: ReferenceProfile) -> None:
     back = ReferenceProfile.from_dict(profile.to_dict())
     current = _frame(np.random.default_rng(9), 500, shift=1.0)
     assert compute_drift(back.features, current) == compute_drift(profile.features, current)
+
+
+def _wide_profiles(rng: np.random.Generator, continuous: int) -> dict[str, NumericProfile]:
+    """Numeric profiles of every shape the counting meets: continuous, skewed, ties,
+    constant, pixel-like (mostly zero), with and without allowed ranges."""
+    n = 4000
+    shapes = [lambda: rng.normal(size=n), lambda: rng.lognormal(0, 2, n),
+              lambda: rng.integers(0, 7, n).astype(float), lambda: np.full(n, 3.0),
+              lambda: np.where(rng.random(n) < 0.8, 0.0, rng.integers(1, 256, n) / 255)]
+    ranges = [(None, None), (-1.0, 1.0), (0.0, None), (None, 5.0)]
+    profiles = {}
+    for j in range(continuous + 40):
+        values = shapes[0]() if j < continuous else shapes[j % len(shapes)]()
+        low, high = ranges[j % len(ranges)]
+        profiles[f"c{j}"] = profile_numeric(f"c{j}", values, low=low, high=high)
+    return profiles
+
+
+def _served(rng: np.random.Generator, profiles: dict[str, NumericProfile],
+            rows: int) -> np.ndarray:
+    """Rows near the references, with NaN, +-inf, far out-of-range values and values
+    exactly on bucket edges."""
+    x = rng.normal(scale=2.0, size=(rows, len(profiles)))
+    for j, p in enumerate(profiles.values()):
+        on_edge = rng.random(rows) < 0.3
+        x[on_edge, j] = rng.choice(p.edges, size=int(on_edge.sum()))
+    x[rng.random(x.shape) < 0.05] = np.nan
+    x[rng.random(x.shape) < 0.01] = np.inf
+    x[rng.random(x.shape) < 0.01] = -np.inf
+    x[rng.random(x.shape) < 0.02] = 1e9
+    return x
+
+
+@pytest.mark.parametrize("continuous", [0, 80])
+@pytest.mark.parametrize("rows", [1, 5, 64, 255, 700])
+def test_counting_many_columns_at_once_equals_counting_each(continuous: int,
+                                                            rows: int) -> None:
+    """Both bucket lookups of the block (a table when it fits, binary searches when the
+    columns have too many distinct edges), below and above the row count where counting
+    goes column by column: counts, missing and out-of-range equal count_numeric's."""
+    rng = np.random.default_rng(continuous + rows)
+    profiles = _wide_profiles(rng, continuous)
+    names = list(profiles)
+    x = _served(rng, profiles, rows)
+    by_matrix, by_mapping = DriftCounts(profiles), DriftCounts(profiles)
+    by_matrix.update_matrix(x, names)
+    by_mapping.update({n: x[:, j] for j, n in enumerate(names)})
+    assert (by_matrix.layout.search[3] is None) == (continuous > 0)
+    for counted in (by_matrix.columns, by_mapping.columns):
+        assert list(counted) == names
+        for j, name in enumerate(names):
+            expected = count_numeric(profiles[name], x[:, j])
+            assert counted[name].counts.tolist() == expected.counts.tolist(), name
+            assert (counted[name].missing, counted[name].out_of_range) == \
+                (expected.missing, expected.out_of_range), name
+    assert sum(c.missing for c in by_matrix.columns.values()) > 0
+    assert sum(c.out_of_range for c in by_matrix.columns.values()) > 0
+
+
+def test_a_matrix_counts_its_named_columns_in_any_order(profile: ReferenceProfile) -> None:
+    """Columns named in another order, unprofiled ones and categorical ones in an object
+    matrix: the same drift as the frame's."""
+    current = _frame(np.random.default_rng(10), 300, shift=0.5)
+    current.loc[:19, "x2"] = np.nan
+    names = ["colour", "extra", *reversed([c for c in current.columns if c != "colour"])]
+    current["extra"] = "ignored"
+    counts = DriftCounts(profile.features)
+    counts.update_matrix(current[names].to_numpy(dtype=object), names)
+    assert counts.compare() == compute_drift(profile.features, current)
+    assert list(counts.columns) == list(profile.features)
+    with pytest.raises(ValueError, match="3 columns"):
+        counts.update_matrix(np.zeros((2, 2)), ["x0", "x1", "x2"])
+
+
+def test_counts_of_the_same_profiles_read_back_from_json_merge(
+        profile: ReferenceProfile) -> None:
+    current = _frame(np.random.default_rng(11), 400)
+    back = ReferenceProfile.from_dict(profile.to_dict())
+    first, second = DriftCounts(profile.features), DriftCounts(back.features)
+    first.update({c: current[c].iloc[:150] for c in current.columns})
+    second.update({c: current[c].iloc[150:] for c in current.columns})
+    first.merge(second)
+    assert first.compare() == compute_drift(profile.features, current)

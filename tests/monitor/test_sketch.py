@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from _scenario import FEATURES, Scenario, make_frame
 
-from modelyard.monitor import FeatureSketches, compute_drift
+from modelyard.monitor import FeatureSketches, build_profile, compute_drift
 
 
 def test_sketches_read_current_drift_like_the_batch_job(scenario: Scenario) -> None:
@@ -60,3 +60,31 @@ def test_concurrent_updates_lose_nothing(scenario: Scenario) -> None:
     for t in threads:
         t.join(30)
     assert sketches.drift()["x0"].n == 4 * 20 * 50
+
+
+def test_a_wide_float_matrix_is_counted_like_the_batch_job() -> None:
+    """What serve feeds for an image model: small float batches of many pixel columns in
+    signature order, with missing values; the live drift equals the batch drift."""
+    rng = np.random.default_rng(7)
+    names = [f"px{j}" for j in range(300)]
+
+    def pixels(n: int, ink: float) -> np.ndarray:
+        return np.where(rng.random((n, len(names))) < ink, rng.integers(1, 256, (n, 300)) / 255,
+                        0.0)
+
+    reference = pixels(3000, 0.2)
+    profile = build_profile({n: reference[:, j] for j, n in enumerate(names)},
+                            dict.fromkeys(names, "float"), ranges=dict.fromkeys(names, (0, 1)))
+    sketches = FeatureSketches(profile)
+    batches = [pixels(5, 0.5) for _ in range(60)]
+    for batch in batches:
+        batch[0, ::17] = np.nan
+        batch[1, ::29] = 2.0  # out of the allowed range
+        sketches.update(batch, columns=names)
+    whole = np.concatenate(batches)
+    batch_drift = compute_drift(profile.features, {n: whole[:, j] for j, n in enumerate(names)},
+                                sketches.thresholds)
+    assert sketches.drift() == batch_drift and sketches.rows == 300
+    assert batch_drift["px0"].missing_rate > 0 and batch_drift["px29"].out_of_range_rate > 0
+    assert len(batch_drift.drifted) > 100  # twice the ink: most pixels drift
+    assert sketches.to_dict()["rows"] == 300
