@@ -27,6 +27,10 @@ def test_hourly_windows_find_the_shift_and_name_the_feature(scenario: Scenario) 
     assert first.health.latency_p99_ms == pytest.approx(5.0, rel=0.03)
     assert first.health.error_rate is None and first.health.errors_source == "none"
     assert first.versions == {"1": 200} and first.complete
+    # one version: the window's prediction drift and quality are that version's own
+    assert first.reference_version == 1 and list(first.by_version) == ["1"]
+    assert first.by_version["1"].prediction_drift == first.prediction_drift
+    assert (first.by_version["1"].served, first.by_version["1"].shadow) == (200, 0)
     assert report.reference.startswith("dataset fraud-data@1")
     assert {f.name for f in first.prediction_drift.features} == {"prediction", "score"}
     # every window is stored, and a second pass replaces rather than duplicates them

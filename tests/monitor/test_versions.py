@@ -232,3 +232,17 @@ def test_windows_stored_before_versions_were_told_apart_still_read(
     assert WindowResult.from_dict(window.to_dict()) == window
     report = promoted.scenario.yard.monitor.report("fraud")
     assert "<html" in promoted.scenario.yard.monitor.html(report)
+
+
+def test_a_log_window_reference_holds_the_reference_versions_predictions(
+        promoted: Promoted) -> None:
+    # the reference hour mixes v1's answers (positive-heavy) and v3's; the hour after is v3's
+    promoted.log(1, new_world(promoted.rng, 300, shift=1.0), T0)
+    promoted.log(3, new_world(promoted.rng, 300), T0)
+    promoted.log(3, new_world(promoted.rng, 300), T0 + HOUR)
+    report = promoted.check(reference=f"window:{T0}/{T0 + HOUR}", since=T0 + HOUR,
+                            rules=["prediction_psi>0.2"])
+    window = report.latest
+    assert window is not None and window.reference.startswith("log window")
+    assert window.prediction_drift["prediction"].n == 300
+    assert window.prediction_drift["prediction"].psi < 0.1 and report.events == ()
