@@ -165,7 +165,7 @@ class VersionCounts:
     shadow: int = 0
 
     @classmethod
-    def start(cls, version: int, refs: VersionReferences) -> VersionCounts:
+    def empty(cls, version: int, refs: VersionReferences) -> VersionCounts:
         """Empty counts of ``version``, in its reference's buckets."""
         profile, source = refs.get(version)
         classes = (profile or refs.reference).classes
@@ -234,7 +234,7 @@ class WindowCounts:
         for number in found.tolist():
             counts = self.by_version.get(number)
             if counts is None:
-                counts = self.by_version[number] = VersionCounts.start(number, refs)
+                counts = self.by_version[number] = VersionCounts.empty(number, refs)
             counts.update(batch, labels, rows=None if found.size == 1 else numbers == number,
                           shadow=shadow, matched=matched)
 
