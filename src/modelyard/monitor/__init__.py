@@ -21,6 +21,7 @@ from ._log import iter_prediction_log as iter_prediction_log
 from ._log import read_prediction_log as read_prediction_log
 from ._monitor import Monitor as Monitor
 from ._monitor import MonitorReport as MonitorReport
+from ._monitor import VersionResult as VersionResult
 from ._monitor import WindowResult as WindowResult
 from ._performance import Performance as Performance
 from ._profile import ReferenceProfile as ReferenceProfile
@@ -46,6 +47,7 @@ __all__ = [
     "PredictionLog",
     "ReferenceProfile",
     "ServerCounts",
+    "VersionResult",
     "WindowResult",
     "WindowSpec",
     "build_profile",
