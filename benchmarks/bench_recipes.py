@@ -71,6 +71,9 @@ def run(workdir: Path, out: Path, names: list[str], rows: int | None,
                          "seconds": round(time.perf_counter() - started, 1),
                          "metrics": _plain(result.metrics), "notes": _plain(result.notes)}
         print(f"{name}: {results[name]['seconds']} s", flush=True)
+    if names and out.exists():  # a partial run updates those recipes in an earlier result
+        earlier = json.loads(out.read_text(encoding="utf-8")).get("recipes", {})
+        results = {**earlier, **results}
     doc = {"cpus": len(os.sched_getaffinity(0)), "platform": platform.platform(),
            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d"),
            "versions": _versions(), "rows": rows, "loop": loop, "recipes": results}
