@@ -283,10 +283,14 @@ def _all_float(frame: pd.DataFrame, signature: Signature) -> pd.DataFrame | None
     strict = np.array([not s.nullable for s in specs])
     if strict.any() and np.isnan(ordered.to_numpy(dtype=np.float64)[:, strict]).any():
         return None
-    targets = {s.name: _target_dtype(s, "float64") for s in specs}
-    if len(set(map(str, targets.values()))) == 1:
-        return ordered.astype(next(iter(targets.values())))
-    return ordered.astype(targets)
+    # one dtype lookup per distinct declared dtype, not per column (784 of them: 15 ms)
+    by_declared: dict[Any, Any] = {}
+    for s in specs:
+        if s.dtype not in by_declared:
+            by_declared[s.dtype] = _target_dtype(s, "float64")
+    if len(set(map(str, by_declared.values()))) == 1:
+        return ordered.astype(next(iter(by_declared.values())))
+    return ordered.astype({s.name: by_declared[s.dtype] for s in specs})
 
 
 def prepare_input(data: Any, signature: Signature, *, what: str = "the model") -> pd.DataFrame:
