@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import modelyard
@@ -31,12 +33,23 @@ def test_recipe_on_a_slice(yard: modelyard.Yard) -> None:
     for name in ("precision@10", "recall@10", "ndcg@10", "latency_p50_ms"):
         assert 0 <= result.metrics[name] < 1e4
     assert set(result.notes["baseline"]) == {"precision@10", "recall@10", "ndcg@10"}
+    champion = yard.models.get("movies@champion")
+    assert champion.extra["task"] == "ranking" and champion.extra["spec"]["ranking"]["k"] == 10
     top = yard.models.load("movies@champion").predict([[-1]])
     assert top.shape == (1, 10)
 
 
-def test_recipe_loop_answers_the_new_user_wave(yard: modelyard.Yard) -> None:
-    result = get_recipe("movies").run(yard, RecipeOptions(rows=5000, loop=True, quiet=True))
-    loop = result.notes["loop"]
-    assert loop["fallback_share_after"] > loop["fallback_share_before"]
-    assert len(yard.models.versions("movies")) == 2
+@pytest.mark.slow
+def test_recipe_loop_answers_the_new_user_wave(tmp_path: Path) -> None:
+    with modelyard.open(tmp_path) as yard:
+        result = get_recipe("movies").run(yard, RecipeOptions(rows=8000, loop=True,
+                                                              quiet=True))
+        assert result.notes["fallback_share_after"] > result.notes["fallback_share_before"]
+        loop = result.notes["loop"]
+        assert loop["failed"] == 0
+        assert loop["outcome"] in ("promoted", "gate.rejected", "rolled_back")
+        kinds = [e.kind for e in yard.loop.history("movies")]
+        assert kinds[0] == "trigger" and "retrain.finished" in kinds
+        retrained = yard.models.get("movies/versions/3")
+        assert retrained.dataset_ref == "movies@2" and retrained.extra["task"] == "ranking"
+        assert any(k.startswith("gate.") for k in kinds)

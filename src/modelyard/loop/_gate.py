@@ -1,7 +1,9 @@
 """The champion/challenger gate.
 
 Both versions predict the same held-out rows: the test split of the newest data version,
-cut exactly as the challenger's training cut it (so the challenger never saw them). The
+cut exactly as the challenger's training cut it (so the challenger never saw them). For a
+recommender (a ``ranking`` spec) the held-out part is each user's newest interactions of
+that data version, and each held-out user is one paired observation (NDCG@k by default). The
 challenger passes when it beats the champion on the metric by more than the margin, and a
 paired test says so at level ``alpha``:
 
@@ -191,6 +193,8 @@ def run_gate(yard: Yard, champion: ModelVersion, challenger: ModelVersion,
     Raises:
         InvalidInput: the versions lack the lineage the gate needs.
     """
+    if challenger.extra.get("task") == "ranking":
+        return _ranking_gate(yard, champion, challenger, policy)
     rows, data_ref = holdout(yard, challenger, policy.holdout_rows)
     task = str(challenger.extra.get("task", "classification"))
     target = str(challenger.extra["target"])
@@ -255,4 +259,77 @@ def run_gate(yard: Yard, champion: ModelVersion, challenger: ModelVersion,
     return GateResult(passed=not failures, reason=reason, metric=metric,
                       champion_score=s_old, challenger_score=s_new, p_value=p_value,
                       test=test, n_rows=len(y), latency_p99_ms=latency,
+                      failures=tuple(failures), challenger_metrics=metrics)
+
+
+def _ranking_gate(yard: Yard, champion: ModelVersion, challenger: ModelVersion,
+                  policy: GatePolicy) -> GateResult:
+    """The gate for recommenders: both recommend for the held-out users of the challenger's
+    data (each user's newest interactions, cut as its training cut them); per-user scores
+    are paired in the bootstrap."""
+    from ..train._ranking import RankingSpec, ranking_holdout, ranking_scores
+
+    raw, spec = challenger.extra.get("ranking"), challenger.extra.get("spec") or {}
+    if not isinstance(raw, dict) or not challenger.dataset_ref:
+        raise InvalidInput(f"{challenger.ref} lacks its ranking settings or dataset; the gate "
+                           "needs a version registered by `modelyard train` with a ranking spec")
+    ranking = RankingSpec.parse(raw, "")
+    target = str(challenger.extra["target"])
+    frame = yard.datasets.load(challenger.dataset_ref)
+    users, relevant = ranking_holdout(frame, ranking, target,
+                                      float(spec.get("test_size", 0.2)), int(spec.get("seed", 0)))
+    if len(users) > policy.holdout_rows:
+        keep = np.sort(np.random.default_rng(0).choice(len(users), policy.holdout_rows,
+                                                       replace=False))
+        users, relevant = users[keep], [relevant[i] for i in keep]
+    if len(users) == 0:
+        raise InvalidInput(f"no held-out user of {challenger.dataset_ref} liked a new item; "
+                           "the gate has nothing to compare on")
+    k = ranking.k
+    metric = policy.metric or str(challenger.extra.get("primary_metric") or f"ndcg@{k}")
+    per_user: list[dict[str, Array]] = []
+    predictors: list[Predictor] = []
+    for version in (champion, challenger):
+        predictor = yard.models.load(version)
+        predictors.append(predictor)
+        frame_in = pd.DataFrame({ranking.user: users})
+        per_user.append(ranking_scores(np.asarray(predictor.predict(frame_in)), relevant, k))
+    if metric not in per_user[1]:
+        raise InvalidInput(f"the gate metric {metric!r} is not one of "
+                           f"{', '.join(per_user[1])} for this recommender")
+    old, new = per_user[0][metric], per_user[1][metric]
+    s_old, s_new = float(old.mean()), float(new.mean())
+    p_value = bootstrap_pvalue(lambda idx: float(old[idx].mean()),
+                               lambda idx: float(new[idx].mean()), len(users),
+                               higher_is_better=True, margin=policy.margin,
+                               samples=policy.bootstrap_samples)
+    failures: list[str] = []
+    if not s_new - s_old > policy.margin:
+        failures.append(f"{metric} {s_new:.4f} is not better than the champion's {s_old:.4f} "
+                        f"by more than {policy.margin:g}")
+    elif not p_value < policy.alpha:
+        failures.append(f"{metric} {s_new:.4f} vs {s_old:.4f} is not significant (bootstrap "
+                        f"p={p_value:.3g} >= {policy.alpha:g})")
+    problem = _signature_problem(champion, challenger)
+    if problem:
+        failures.append(f"incompatible signature: {problem}")
+    latency = _latency_p99_ms(predictors[1], pd.DataFrame({ranking.user: users[:50]}))
+    if latency > policy.latency_budget_ms:
+        failures.append(f"one-row p99 latency {latency:.1f} ms is over the budget of "
+                        f"{policy.latency_budget_ms:g} ms")
+    metrics = {name: float(values.mean()) for name, values in per_user[1].items()}
+    for name, floor in sorted(policy.floors.items()):
+        value = metrics.get(name)
+        if value is None:
+            failures.append(f"floor on {name}: the metric is not available")
+        elif value < floor:
+            failures.append(f"{name} {value:.4f} is under its floor {floor:g}")
+    summary = (f"v{challenger.version} {metric} {s_new:.4f} vs champion v{champion.version} "
+               f"{s_old:.4f} for {len(users)} held-out users of {challenger.dataset_ref} "
+               f"(bootstrap p={p_value:.3g})")
+    reason = (f"passed: {summary}" if not failures
+              else f"rejected: {'; '.join(failures)} [{summary}]")
+    return GateResult(passed=not failures, reason=reason, metric=metric,
+                      champion_score=s_old, challenger_score=s_new, p_value=p_value,
+                      test="bootstrap", n_rows=len(users), latency_p99_ms=latency,
                       failures=tuple(failures), challenger_metrics=metrics)

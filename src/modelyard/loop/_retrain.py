@@ -51,6 +51,9 @@ def retrain_spec(champion: ModelVersion, policy: Policy, cycle: str) -> dict[str
         "tune": tune, "tags": {**(spec.get("tags") or {}), CYCLE_TAG: cycle},
     }
     raw["evaluation"]["metrics"] = list(raw["evaluation"].get("metrics") or [])
+    if spec.get("task") == "ranking":  # recommenders are compared as trained, not tuned
+        raw["ranking"] = dict(spec.get("ranking") or {})
+        raw["tune"]["trials"] = 0
     raw["estimator" if len(steps) == 1 else "pipeline"] = steps[0] if len(steps) == 1 else steps
     for key, value in policy.retrain.spec.items():
         if isinstance(value, dict) and isinstance(raw.get(key), dict):

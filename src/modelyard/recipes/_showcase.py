@@ -147,6 +147,7 @@ def showcase_loop(
     target: str,
     traffic: pd.DataFrame,
     drifted: pd.DataFrame,
+    drifted_traffic: pd.DataFrame | None = None,
     drift_story: str = "the inputs shift",
     trigger: str = "drift",
     gate_metric: str = "accuracy",
@@ -173,6 +174,8 @@ def showcase_loop(
         target: the label column of ``drifted``.
         traffic: inputs (the model's feature columns only) to send before the drift.
         drifted: drifted inputs plus ``target``: the new data version and the later traffic.
+        drifted_traffic: the later traffic when it is not ``drifted``'s inputs (a
+            recommender's new data holds interactions; its requests hold user ids).
         drift_story: one line saying what changed in the world, for the narration.
         trigger: ``"drift"`` (the monitor's drift alert retrains) or ``"new_data"`` (the new
             data version does).
@@ -262,7 +265,8 @@ def showcase_loop(
             f"{early[0].message}); a small sample makes noisy statistics[/]")
 
         step(n + 2, f"Plant drift: {drift_story}; new labels arrive")
-        client.rows = _records(drifted.drop(columns=[target]).sample(frac=1.0, random_state=2))
+        later = drifted.drop(columns=[target]) if drifted_traffic is None else drifted_traffic
+        client.rows = _records(later.sample(frac=1.0, random_state=2))
         new = yard.datasets.ingest(drifted, name=dataset,
                                    description=f"after the drift: {drift_story}, labelled")
         say(f"traffic now comes from the drifted world; its labelled rows are {new.ref}")

@@ -11,10 +11,11 @@ from typing import Any
 
 from ..errors import InvalidInput
 from ..store import check_name
+from ._ranking import RankingSpec
 
 __all__ = ["EstimatorSpec", "TrainSpec", "TuneSpec", "load_spec"]
 
-TASKS = ("auto", "classification", "regression")
+TASKS = ("auto", "classification", "regression", "ranking")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class TrainSpec:
     aliases: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
     source: str = ""
+    ranking: RankingSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain data (estimator objects shown by their repr)."""
@@ -101,6 +103,7 @@ class TrainSpec:
 _TOP_KEYS = {
     "model", "dataset", "target", "features", "task", "preprocess", "experiment", "run_name",
     "seed", "estimator", "pipeline", "evaluation", "tune", "aliases", "alias", "tags",
+    "ranking",
 }
 _EVAL_KEYS = {"test_size", "cv", "metrics", "primary_metric", "primary", "threshold"}
 _TUNE_KEYS = {"trials", "params", "timeout_s", "cv"}
@@ -179,6 +182,11 @@ def spec_from_dict(raw: dict[str, Any], *, source: str = "") -> TrainSpec:
         raise InvalidInput(
             f"'task'{_where(source)} must be one of {', '.join(TASKS)}; got {task!r}"
         )
+    ranking = None
+    if task == "ranking":
+        ranking = RankingSpec.parse(raw.get("ranking"), _where(source))
+    elif "ranking" in raw:
+        raise InvalidInput(f"a [ranking] table{_where(source)} needs task = \"ranking\"")
     preprocess = raw.get("preprocess", "auto")
     if preprocess not in ("auto", "none"):
         raise InvalidInput(f"'preprocess'{_where(source)} must be 'auto' or 'none'")
@@ -231,6 +239,7 @@ def spec_from_dict(raw: dict[str, Any], *, source: str = "") -> TrainSpec:
         aliases=tuple(str(a) for a in aliases),
         tags={str(k): str(v) for k, v in (raw.get("tags", {}) or {}).items()},
         source=source,
+        ranking=ranking,
     )
 
 

@@ -119,6 +119,11 @@ def train(
         spec = replace(spec, tune=replace(spec.tune, trials=tune_trials))
     if aliases is not None:
         spec = replace(spec, aliases=aliases)
+    if spec.task == "ranking":
+        from ._ranking import train_ranking
+
+        result: TrainResult = train_ranking(yard, spec, aliases=spec.aliases)
+        return result
     version = yard.datasets.get(spec.dataset)
     frame = yard.datasets.load(version.ref)
     features = _columns(spec, frame)
