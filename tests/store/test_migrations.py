@@ -38,7 +38,7 @@ def test_a_store_at_the_previous_revision_upgrades_with_its_data(settings: Setti
 
     store = open_store(settings)  # upgrades on open
     try:
-        assert store.db.revision() == store.db.head() == "0005"
+        assert store.db.revision() == store.db.head() == "0006"
         with store.db.engine.connect() as conn:
             version = conn.execute(text(
                 "SELECT version, metrics_json, code_version, description FROM model_versions"
@@ -71,3 +71,22 @@ def test_opening_twice_does_not_migrate_again(settings: Settings) -> None:
         assert second.db.revision() == second.db.head()
     finally:
         second.close()
+
+
+def test_duplicate_windows_from_before_0006_keep_the_newest(settings: Settings) -> None:
+    old = Database(_url(settings), migrate=False)
+    old.upgrade("0005")
+    with old.engine.begin() as conn:
+        for n, (start, result) in enumerate([(0.0, "old"), (0.0, "new"), (60.0, "other")]):
+            conn.execute(text(
+                "INSERT INTO monitor_windows (model, version, window_start, window_end, "
+                "n_predictions, n_labelled, result_json, created_at) VALUES ('m', 1, :s, "
+                ":e, 5, 0, :r, :t)"), {"s": start, "e": start + 60, "r": f'"{result}"',
+                                       "t": float(n)})
+    old.dispose()
+    store = open_store(settings)
+    try:
+        kept = store.monitoring.windows("m")
+        assert [(w.window_start, w.result) for w in kept] == [(0.0, "new"), (60.0, "other")]
+    finally:
+        store.close()

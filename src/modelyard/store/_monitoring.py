@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, NotFound
@@ -178,20 +180,23 @@ class MonitoringRepository:
         text = json.dumps(_finite(result), allow_nan=False, default=_plain)
         now = time.time()
 
+        values = {"version": version, "n_predictions": n_predictions,
+                  "n_labelled": n_labelled, "result_json": text, "created_at": now}
+
         def upsert(session: Session) -> MonitorWindow:
+            # One atomic statement on the window's unique key: two passes at once leave one
+            # row (the later result), never two.
+            insert = (sqlite_insert if session.get_bind().dialect.name == "sqlite"
+                      else pg_insert)(MonitorWindowRow)
+            session.execute(insert.values(model=model, window_start=window_start,
+                                          window_end=window_end, **values)
+                            .on_conflict_do_update(
+                                index_elements=["model", "window_start", "window_end"],
+                                set_=values))
             row = session.scalars(select(MonitorWindowRow).where(
                 MonitorWindowRow.model == model, MonitorWindowRow.window_start == window_start,
-                MonitorWindowRow.window_end == window_end)).first()
-            if row is None:
-                row = MonitorWindowRow(model=model, window_start=window_start,
-                                       window_end=window_end)
-                session.add(row)
-            row.version = version
-            row.n_predictions = n_predictions
-            row.n_labelled = n_labelled
-            row.result_json = text
-            row.created_at = now
-            session.flush()
+                MonitorWindowRow.window_end == window_end)
+                .execution_options(populate_existing=True)).one()
             return _window(row)
 
         return self._store.db.write(upsert)

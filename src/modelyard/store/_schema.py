@@ -247,7 +247,10 @@ class MonitorWindowRow(Base):
     (added by revision 0004)."""
 
     __tablename__ = "monitor_windows"
-    __table_args__ = (Index("ix_monitor_windows_model_start", "model", "window_start"),)
+    __table_args__ = (Index("ix_monitor_windows_model_start", "model", "window_start"),
+                      # one result per window (revision 0006)
+                      Index("ux_monitor_windows_span", "model", "window_start", "window_end",
+                            unique=True))
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     model: Mapped[str] = mapped_column(String(200))
     version: Mapped[int | None] = mapped_column(Integer, nullable=True)
