@@ -227,6 +227,22 @@ def run_gate(yard: Yard, champion: ModelVersion, challenger: ModelVersion,
     else:
         p_value = bootstrap_pvalue(old_score, new_score, len(y), higher_is_better=higher,
                                    margin=policy.margin, samples=policy.bootstrap_samples)
+    features = [c for c in rows.columns if c != target]
+    metrics, _ = evaluate(task, y, p_new, q_new, c_new)
+    return _verdict(champion, challenger, policy, metric=metric, scores=(s_old, s_new),
+                    advantage=advantage, p_value=p_value, test=test,
+                    latency=_latency_p99_ms(new_predictor, rows[features]),
+                    metrics={k: float(v) for k, v in metrics.items()},
+                    held_out=f"{len(y)} held-out rows of {data_ref}", n=len(y))
+
+
+def _verdict(champion: ModelVersion, challenger: ModelVersion, policy: GatePolicy, *,
+             metric: str, scores: tuple[float, float], advantage: float, p_value: float,
+             test: str, latency: float, metrics: dict[str, float], held_out: str,
+             n: int) -> GateResult:
+    """The checks every gate shares (margin, significance, signature, latency, floors) and
+    the verdict with its reason."""
+    s_old, s_new = scores
     failures: list[str] = []
     if not advantage > policy.margin:
         failures.append(f"{metric} {s_new:.4f} is not better than the champion's "
@@ -237,13 +253,9 @@ def run_gate(yard: Yard, champion: ModelVersion, challenger: ModelVersion,
     problem = _signature_problem(champion, challenger)
     if problem:
         failures.append(f"incompatible signature: {problem}")
-    features = [c for c in rows.columns if c != target]
-    latency = _latency_p99_ms(new_predictor, rows[features])
     if latency > policy.latency_budget_ms:
         failures.append(f"one-row p99 latency {latency:.1f} ms is over the budget of "
                         f"{policy.latency_budget_ms:g} ms")
-    metrics, _ = evaluate(task, y, p_new, q_new, c_new)
-    metrics = {k: float(v) for k, v in metrics.items()}
     for name, floor in sorted(policy.floors.items()):
         value = metrics.get(name)
         if value is None:
@@ -253,12 +265,12 @@ def run_gate(yard: Yard, champion: ModelVersion, challenger: ModelVersion,
         elif name not in _LOWER_IS_BETTER and value < floor:
             failures.append(f"{name} {value:.4f} is under its floor {floor:g}")
     summary = (f"v{challenger.version} {metric} {s_new:.4f} vs champion v{champion.version} "
-               f"{s_old:.4f} on {len(y)} held-out rows of {data_ref} ({test} p={p_value:.3g})")
+               f"{s_old:.4f} on {held_out} ({test} p={p_value:.3g})")
     reason = (f"passed: {summary}" if not failures
               else f"rejected: {'; '.join(failures)} [{summary}]")
     return GateResult(passed=not failures, reason=reason, metric=metric,
                       champion_score=s_old, challenger_score=s_new, p_value=p_value,
-                      test=test, n_rows=len(y), latency_p99_ms=latency,
+                      test=test, n_rows=n, latency_p99_ms=latency,
                       failures=tuple(failures), challenger_metrics=metrics)
 
 
@@ -303,33 +315,10 @@ def _ranking_gate(yard: Yard, champion: ModelVersion, challenger: ModelVersion,
                                lambda idx: float(new[idx].mean()), len(users),
                                higher_is_better=True, margin=policy.margin,
                                samples=policy.bootstrap_samples)
-    failures: list[str] = []
-    if not s_new - s_old > policy.margin:
-        failures.append(f"{metric} {s_new:.4f} is not better than the champion's {s_old:.4f} "
-                        f"by more than {policy.margin:g}")
-    elif not p_value < policy.alpha:
-        failures.append(f"{metric} {s_new:.4f} vs {s_old:.4f} is not significant (bootstrap "
-                        f"p={p_value:.3g} >= {policy.alpha:g})")
-    problem = _signature_problem(champion, challenger)
-    if problem:
-        failures.append(f"incompatible signature: {problem}")
     latency = _latency_p99_ms(predictors[1], pd.DataFrame({ranking.user: users[:50]}))
-    if latency > policy.latency_budget_ms:
-        failures.append(f"one-row p99 latency {latency:.1f} ms is over the budget of "
-                        f"{policy.latency_budget_ms:g} ms")
-    metrics = {name: float(values.mean()) for name, values in per_user[1].items()}
-    for name, floor in sorted(policy.floors.items()):
-        value = metrics.get(name)
-        if value is None:
-            failures.append(f"floor on {name}: the metric is not available")
-        elif value < floor:
-            failures.append(f"{name} {value:.4f} is under its floor {floor:g}")
-    summary = (f"v{challenger.version} {metric} {s_new:.4f} vs champion v{champion.version} "
-               f"{s_old:.4f} for {len(users)} held-out users of {challenger.dataset_ref} "
-               f"(bootstrap p={p_value:.3g})")
-    reason = (f"passed: {summary}" if not failures
-              else f"rejected: {'; '.join(failures)} [{summary}]")
-    return GateResult(passed=not failures, reason=reason, metric=metric,
-                      champion_score=s_old, challenger_score=s_new, p_value=p_value,
-                      test="bootstrap", n_rows=len(users), latency_p99_ms=latency,
-                      failures=tuple(failures), challenger_metrics=metrics)
+    return _verdict(champion, challenger, policy, metric=metric, scores=(s_old, s_new),
+                    advantage=s_new - s_old, p_value=p_value, test="bootstrap",
+                    latency=latency,
+                    metrics={name: float(values.mean()) for name, values in per_user[1].items()},
+                    held_out=f"{len(users)} held-out users of {challenger.dataset_ref}",
+                    n=len(users))
