@@ -61,6 +61,9 @@ def test_recipe_on_digits(yard: modelyard.Yard) -> None:
     png = base64.b64encode(encode_png(test_x[0].reshape(8, 8))).decode()
     assert predictor.predict(image_record(png, 8))[0] == predictor.predict(
         image_frame(test_x[:1]))[0]
+    # the version takes the image itself too: its signature has an 8x8 image field
+    assert yard.models.get("digits@champion").signature["images"][0]["height"] == 8
+    assert predictor.predict({"image": png})[0] == predictor.predict(image_frame(test_x[:1]))[0]
     assert get_recipe("images").name == "images"
 
 

@@ -180,3 +180,15 @@ def test_the_api_takes_images_and_names_bad_ones(yard: modelyard.Yard) -> None:
 def test_image_input_rejects_wrong_settings() -> None:
     with pytest.raises(InvalidInput, match="channels must be 1 or 3"):
         ImageInput("image", height=2, width=2, columns=("a",) * 8, channels=2)
+
+
+def test_a_spec_image_table_needs_its_size() -> None:
+    from modelyard.train import load_spec
+
+    raw = {"model": "digits", "dataset": "digits@latest", "target": "digit",
+           "estimator": {"class": "sklearn.linear_model.LogisticRegression"},
+           "image": {"height": 8}}
+    with pytest.raises(InvalidInput, match=r"\[image\] needs height and width"):
+        load_spec(raw)
+    raw["image"] = {"height": 8, "width": 8, "scale": 1 / 255}
+    assert load_spec(raw).image == {"height": 8, "width": 8, "scale": 1 / 255}

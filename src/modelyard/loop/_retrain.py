@@ -51,6 +51,8 @@ def retrain_spec(champion: ModelVersion, policy: Policy, cycle: str) -> dict[str
         "tune": tune, "tags": {**(spec.get("tags") or {}), CYCLE_TAG: cycle},
     }
     raw["evaluation"]["metrics"] = list(raw["evaluation"].get("metrics") or [])
+    if spec.get("image"):
+        raw["image"] = dict(spec["image"])
     if spec.get("task") == "ranking":  # recommenders are compared as trained, not tuned
         raw["ranking"] = dict(spec.get("ranking") or {})
         raw["tune"]["trials"] = 0

@@ -2,9 +2,10 @@
 the flattened-pixel frame a model version's signature describes, and PNG/base64 at the edge.
 
 A served image model takes one record per image whose fields are its pixels in row-major
-order (``px0`` ... ``px783`` for 28x28), floats in [0, 1]. Clients holding a PNG (or its
-base64 text) turn it into that record with :func:`image_record`; the server never decodes
-images, so the request path stays a float matrix.
+order (``px0`` ... ``px783`` for 28x28), floats in [0, 1]; its signature also declares an
+``image`` field (:meth:`~modelyard.registry.Signature.with_image`), so clients may send
+``{"image": <PNG as base64>}`` instead. :func:`image_record` makes the pixel record on the
+client side. The PNG codec is the registry's (:mod:`modelyard.registry`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import base64
 import gzip
 import io
 import pickle
-import struct
-import zlib
 from importlib import resources
 from typing import Any
 
@@ -22,12 +21,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInput
+from ..registry import decode_png as _decode
+from ..registry import encode_png as _encode
 
 __all__ = ["decode_png", "encode_png", "image_frame", "image_record", "load_digits_split",
            "load_mnist", "pixel_columns"]
 
 _Array = np.ndarray[Any, Any]
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 class _ArraysOnly(pickle.Unpickler):
@@ -100,69 +100,19 @@ def encode_png(image: _Array) -> bytes:
     array = np.asarray(image)
     if array.ndim != 2:
         raise InvalidInput(f"encode_png takes a 2-D image, not shape {array.shape}")
-    if array.dtype.kind == "f":
-        array = np.clip(np.rint(array * 255), 0, 255)
-    pixels = array.astype(np.uint8)
-    height, width = pixels.shape
-    scanlines = b"".join(b"\x00" + row.tobytes() for row in pixels)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (_PNG_MAGIC + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(scanlines))
-            + chunk(b"IEND", b""))
+    return _encode(array)
 
 
 def decode_png(data: bytes) -> _Array:
-    """The pixels of an 8-bit grey-scale PNG (as :func:`encode_png` or any tool writes it),
-    as floats in [0, 1].
+    """The grey levels of a PNG as floats in [0, 1] (colour turned grey by BT.601 luma).
 
     Raises:
-        InvalidInput: not a PNG, or not 8-bit grey-scale without interlacing.
+        InvalidInput: not a readable 8-bit PNG.
     """
-    if not data.startswith(_PNG_MAGIC):
-        raise InvalidInput("not a PNG: the data does not start with the PNG signature")
-    pos, idat, header = len(_PNG_MAGIC), b"", b""
-    while pos + 8 <= len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            header = body
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    if len(header) != 13:
-        raise InvalidInput("not a PNG: it has no IHDR chunk")
-    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
-    if depth != 8 or colour != 0 or interlace:
-        raise InvalidInput(f"only 8-bit grey-scale, non-interlaced PNGs are read (this one has "
-                           f"depth {depth}, colour type {colour}); convert it with `L` mode")
-    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(height, width + 1)
-    out = np.zeros((height, width), dtype=np.int32)
-    prior = np.zeros(width, dtype=np.int32)
-    for y in range(height):  # PNG filters run along a row; images here are small
-        kind, line = raw[y, 0], raw[y, 1:].astype(np.int32)
-        row = np.zeros(width, dtype=np.int32)
-        for x in range(width):
-            left = row[x - 1] if x else 0
-            up, corner = prior[x], prior[x - 1] if x else 0
-            if kind == 0:
-                guess = 0
-            elif kind == 1:
-                guess = left
-            elif kind == 2:
-                guess = up
-            elif kind == 3:
-                guess = (left + up) // 2
-            else:
-                p = left + up - corner
-                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
-                guess = left if pa <= pb and pa <= pc else (up if pb <= pc else corner)
-            row[x] = (line[x] + guess) & 0xFF
-        out[y], prior = row, row
-    return (out / 255.0).astype(np.float32)
+    pixels = _decode(data)
+    colour = pixels[..., :3] if pixels.shape[-1] >= 3 else pixels[..., :1]
+    grey = colour @ np.array([0.299, 0.587, 0.114]) if colour.shape[-1] == 3 else colour[..., 0]
+    return (grey / 255.0).astype(np.float32)
 
 
 def image_record(image: Any, side: int) -> dict[str, float]:

@@ -63,7 +63,9 @@ def _specs(model: str, side: int, cnn: bool) -> list[dict[str, Any]]:
     common = {"model": model, "dataset": f"{model}@latest", "target": TARGET,
               "preprocess": "none", "experiment": model,
               "evaluation": {"test_size": 1 / 6, "primary_metric": "accuracy",
-                             "metrics": ["accuracy", "f1", "log_loss"]}}
+                             "metrics": ["accuracy", "f1", "log_loss"]},
+              # clients may send {"image": <PNG as base64>} or the pixels as rows
+              "image": {"height": side, "width": side, "scale": 1 / 255}}
     # Logistic regression fitted by SGD: lbfgs takes minutes on 50,000 x 784 on two cores.
     specs = [{**common, "run_name": "baseline-logreg", "estimator": {
         "class": "sklearn.linear_model.SGDClassifier",

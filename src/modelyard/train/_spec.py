@@ -65,7 +65,10 @@ class TrainSpec:
                                # cost, chosen by 5-fold CV on the training part
 
     ``threshold`` names the metric (``f1``, ``cost@x``, ``recall_at_fpr@x`` ...) that picks
-    the decision threshold; the model then predicts with it wherever it is loaded.
+    the decision threshold; the model then predicts with it wherever it is loaded. An
+    ``[image]`` table (``height``, ``width``, optional ``name``, ``channels``, ``scale``,
+    ``columns``) registers the version with an image field over its pixel columns (see
+    :meth:`~modelyard.registry.Signature.with_image`).
     """
 
     model: str
@@ -88,6 +91,7 @@ class TrainSpec:
     tags: dict[str, str] = field(default_factory=dict)
     source: str = ""
     ranking: RankingSpec | None = None
+    image: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain data (estimator objects shown by their repr)."""
@@ -103,7 +107,7 @@ class TrainSpec:
 _TOP_KEYS = {
     "model", "dataset", "target", "features", "task", "preprocess", "experiment", "run_name",
     "seed", "estimator", "pipeline", "evaluation", "tune", "aliases", "alias", "tags",
-    "ranking",
+    "ranking", "image",
 }
 _EVAL_KEYS = {"test_size", "cv", "metrics", "primary_metric", "primary", "threshold"}
 _TUNE_KEYS = {"trials", "params", "timeout_s", "cv"}
@@ -187,6 +191,14 @@ def spec_from_dict(raw: dict[str, Any], *, source: str = "") -> TrainSpec:
         ranking = RankingSpec.parse(raw.get("ranking"), _where(source))
     elif "ranking" in raw:
         raise InvalidInput(f"a [ranking] table{_where(source)} needs task = \"ranking\"")
+    image = raw.get("image")
+    if image is not None:
+        keys = {"name", "height", "width", "channels", "scale", "columns"}
+        if (not isinstance(image, dict) or not {"height", "width"} <= set(image)
+                or set(image) - keys):
+            raise InvalidInput(f"[image]{_where(source)} needs height and width (and may give "
+                               f"{', '.join(sorted(keys - {'height', 'width'}))}): the "
+                               "request field that takes a whole image instead of its pixels")
     preprocess = raw.get("preprocess", "auto")
     if preprocess not in ("auto", "none"):
         raise InvalidInput(f"'preprocess'{_where(source)} must be 'auto' or 'none'")
@@ -240,6 +252,7 @@ def spec_from_dict(raw: dict[str, Any], *, source: str = "") -> TrainSpec:
         tags={str(k): str(v) for k, v in (raw.get("tags", {}) or {}).items()},
         source=source,
         ranking=ranking,
+        image=None if image is None else dict(image),
     )
 
 

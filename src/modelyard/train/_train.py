@@ -14,6 +14,7 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 
 from ..errors import InvalidInput
+from ..registry import infer_signature
 from ._estimator import (
     build_estimator,
     default_search_space,
@@ -184,8 +185,13 @@ def train(
         run.log_metrics(metrics)
         if "confusion_matrix" in extras:
             run.log_dict(extras["confusion_matrix"], "confusion_matrix.json")
+        signature = None
+        if spec.image is not None:
+            image = dict(spec.image)
+            signature = infer_signature(X_train.head(50), model).with_image(
+                str(image.pop("name", "image")), **image)
         registered = yard.models.register(
-            spec.model, model, run_id=run.id, dataset_version=version,
+            spec.model, model, run_id=run.id, dataset_version=version, signature=signature,
             input_example=X_train.head(50), metrics=metrics,
             extra={"task": task, "target": spec.target, "features": features,
                    "primary_metric": primary,
