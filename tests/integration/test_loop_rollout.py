@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import pytest
 from _flaky import FlakyClassifier
-from _serving import Server, cancer_frame, make_project
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import modelyard
+from _serving import Server, cancer_frame, make_project
 from modelyard.loop import Audit, Policy, RolloutController, RolloutPolicy
 
 pytestmark = pytest.mark.slow

@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from _serving import Server, cancer_frame, make_project
 
 import modelyard
+from _serving import Server, cancer_frame, make_project
 
 pytestmark = pytest.mark.slow
 

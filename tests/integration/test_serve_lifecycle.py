@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from _serving import Server, cancer_frame, make_project
 
 import modelyard
+from _serving import Server, cancer_frame, make_project
 from modelyard.cli import main
 from modelyard.monitor import read_prediction_log
 

@@ -11,12 +11,12 @@ from typing import Any
 import httpx
 import pytest
 from _flaky import FlakyClassifier
-from _serving import Server, cancer_frame, make_project
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import modelyard
+from _serving import Server, cancer_frame, make_project
 from modelyard.monitor import read_prediction_log
 from modelyard.store import Rollout
 
