@@ -252,7 +252,7 @@ def _export_onnx(model: Path, path: Path) -> None:
                            "'modelyard[text]'") from exc
     bert = AutoModel.from_pretrained(str(model)).eval()
 
-    class _Hidden(torch.nn.Module):
+    class _Hidden(torch.nn.Module):  # type: ignore[misc]  # Any without torch installed
         def __init__(self) -> None:
             super().__init__()
             self.bert = bert
