@@ -1,13 +1,16 @@
-"""Helpers for tests that start a real ``modelyard serve`` process on 127.0.0.1."""
+"""Helpers for tests that serve models: a real ``modelyard serve`` process on 127.0.0.1, or the
+app in-process over ASGI (no sockets) for unit-level checks."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +118,17 @@ class Server:
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def in_process(app: Any, test: Callable[[httpx.AsyncClient], Awaitable[None]]) -> None:
+    """Run ``test`` against the app in-process (ASGI), once it is ready, inside its lifespan."""
+    async def main() -> None:
+        async with app.router.lifespan_context(app), httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            for _ in range(200):
+                if (await client.get("/ready")).status_code == 200:
+                    break
+                await asyncio.sleep(0.02)
+            await test(client)
+
+    asyncio.run(main())

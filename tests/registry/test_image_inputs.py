@@ -3,7 +3,6 @@ signature, and predictions from a PNG, base64 text or an array, in the SDK and o
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import struct
 import zlib
@@ -17,6 +16,7 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
 import modelyard
+from _serving import in_process
 from modelyard.errors import InvalidInput
 from modelyard.registry import ImageInput, Signature, decode_png, encode_png, infer_signature
 from modelyard.serve import create_app
@@ -148,33 +148,27 @@ def test_the_api_takes_images_and_names_bad_ones(yard: modelyard.Yard) -> None:
         pd.DataFrame(images.reshape(6, 64) / 255, columns=frame.columns)).tolist()
     app = create_app(yard, ["digits@latest"])
 
-    async def main() -> None:
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-            for _ in range(200):
-                if (await client.get("/ready")).status_code == 200:
-                    break
-                await asyncio.sleep(0.02)
-            url = "/v1/models/digits/predict"
-            body = [{"image": base64.b64encode(encode_png(i)).decode()} for i in images]
-            answer = await client.post(url, json=body)
-            assert answer.status_code == 200, answer.text
-            assert answer.json()["predictions"] == expected
-            mixed = [{"image": (images[0] / 255).tolist()},
-                     dict(zip(frame.columns, (images[1] / 255).ravel().tolist(), strict=True))]
-            answer = await client.post(url, json=mixed)
-            assert answer.json()["predictions"] == expected[:2]
-            for bad, said in [({"image": "%%%"}, "not base64"),
-                              ({"image": [[1, 2]]}, "must hold a 8x8 image"),
-                              ([{"image": None}, {"image": None}], "record 0: field 'image'"),
-                              ({"image": base64.b64encode(b"GIF89a").decode()}, "not a PNG")]:
-                answer = await client.post(url, json=bad)
-                assert answer.status_code == 422, answer.text
-                assert said in answer.json()["message"]
-            schema = (await client.get("/openapi.json")).json()
-            assert "contentMediaType" in str(schema) and "image/png" in str(schema)
+    async def test(client: httpx.AsyncClient) -> None:
+        url = "/v1/models/digits/predict"
+        body = [{"image": base64.b64encode(encode_png(i)).decode()} for i in images]
+        answer = await client.post(url, json=body)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["predictions"] == expected
+        mixed = [{"image": (images[0] / 255).tolist()},
+                 dict(zip(frame.columns, (images[1] / 255).ravel().tolist(), strict=True))]
+        answer = await client.post(url, json=mixed)
+        assert answer.json()["predictions"] == expected[:2]
+        for bad, said in [({"image": "%%%"}, "not base64"),
+                          ({"image": [[1, 2]]}, "must hold a 8x8 image"),
+                          ([{"image": None}, {"image": None}], "record 0: field 'image'"),
+                          ({"image": base64.b64encode(b"GIF89a").decode()}, "not a PNG")]:
+            answer = await client.post(url, json=bad)
+            assert answer.status_code == 422, answer.text
+            assert said in answer.json()["message"]
+        schema = (await client.get("/openapi.json")).json()
+        assert "contentMediaType" in str(schema) and "image/png" in str(schema)
 
-    asyncio.run(main())
+    in_process(app, test)
 
 
 def test_image_input_rejects_wrong_settings() -> None:

@@ -4,18 +4,17 @@ auth off and on, OpenAPI after a swap."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pandas as pd
-from fastapi import FastAPI
 from sklearn.compose import make_column_transformer
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 import modelyard
+from _serving import in_process
 from modelyard.serve import create_app
 
 FRAME = pd.DataFrame({"amount": [1.0, 5.0, 3.0, 9.0, 2.0, 7.0],
@@ -28,19 +27,6 @@ def _classifier() -> Any:
     encode = make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["country"]),
                                      remainder="passthrough")
     return make_pipeline(encode, LogisticRegression()).fit(FRAME, LABELS)
-
-
-def serve(app: FastAPI, test: Callable[[httpx.AsyncClient], Awaitable[None]]) -> None:
-    async def main() -> None:
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-            for _ in range(200):
-                if (await client.get("/ready")).status_code == 200:
-                    break
-                await asyncio.sleep(0.02)
-            await test(client)
-
-    asyncio.run(main())
 
 
 def test_mixed_types_labels_and_a_regressor(yard: modelyard.Yard) -> None:
@@ -67,7 +53,7 @@ def test_mixed_types_labels_and_a_regressor(yard: modelyard.Yard) -> None:
         listed = (await client.get("/v1/models")).json()["models"]
         assert [m["ref"] for m in listed] == ["fraud", "price"]
 
-    serve(app, test)
+    in_process(app, test)
     from modelyard.monitor import read_prediction_log
 
     table = read_prediction_log(yard.settings.state_dir / "p", "fraud")
@@ -102,7 +88,7 @@ def test_hot_swap_and_openapi_follow_the_alias(yard: modelyard.Yard) -> None:
         text = (await client.get("/metrics")).text
         assert 'modelyard_model_loaded{ref="fraud@champion",version="2"} 1.0' in text
 
-    serve(app, test)
+    in_process(app, test)
 
 
 def test_keys_turn_auth_on(yard: modelyard.Yard) -> None:
@@ -120,4 +106,4 @@ def test_keys_turn_auth_on(yard: modelyard.Yard) -> None:
         assert (await client.get("/v1/models")).status_code == 401
         assert (await client.get("/metrics")).status_code == 200
 
-    serve(app, test)
+    in_process(app, test)
