@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import random
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict
+from ._db import Database
 from ._entities import Dataset, DatasetVersion
 from ._schema import (
     DatasetRow,
@@ -24,9 +25,6 @@ from ._schema import (
     RunInputRow,
     RunRow,
 )
-
-if TYPE_CHECKING:
-    from ._store import Store
 
 __all__ = ["DatasetRepository"]
 
@@ -52,21 +50,21 @@ class DatasetRepository:
     """Reads and writes datasets and their versions, and reads run lineage.
 
     Args:
-        store: the store whose database holds the tables.
+        db: the database that holds the tables.
 
     Example:
         >>> store.datasets.get_version("fraud", None)  # doctest: +SKIP
         DatasetVersion(id=1, dataset='fraud', version=3, ...)
     """
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     # -- reads ----------------------------------------------------------------------------
 
     def get_dataset(self, name: str) -> Dataset | None:
         """The dataset called ``name`` with its newest version number, or ``None``."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             row = session.scalar(select(DatasetRow).where(DatasetRow.name == name))
             if row is None:
                 return None
@@ -92,7 +90,7 @@ class DatasetRepository:
             .outerjoin(latest, latest.c.dataset_id == DatasetRow.id)
             .order_by(DatasetRow.name)
         )
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             return [
                 Dataset(row.id, row.name, row.description, row.created_at, top)
                 for row, top in session.execute(stmt)
@@ -109,7 +107,7 @@ class DatasetRepository:
             stmt = stmt.order_by(DatasetVersionRow.version.desc()).limit(1)
         else:
             stmt = stmt.where(DatasetVersionRow.version == version)
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             row = session.scalar(stmt)
             return None if row is None else _version(row, name)
 
@@ -120,7 +118,7 @@ class DatasetRepository:
             .join(DatasetRow, DatasetRow.id == DatasetVersionRow.dataset_id)
             .where(DatasetVersionRow.id == version_id)
         )
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             found = session.execute(stmt).first()
             return None if found is None else _version(found[0], found[1])
 
@@ -131,7 +129,7 @@ class DatasetRepository:
             .join(DatasetRow, DatasetRow.id == DatasetVersionRow.dataset_id)
             .where(DatasetRow.name == name, DatasetVersionRow.content_hash == content_hash)
         )
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             row = session.scalar(stmt)
             return None if row is None else _version(row, name)
 
@@ -143,7 +141,7 @@ class DatasetRepository:
             .where(DatasetRow.name == name)
             .order_by(DatasetVersionRow.version)
         )
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             return [_version(row, name) for row in session.scalars(stmt)]
 
     def version_numbers(self, name: str) -> list[int]:
@@ -154,17 +152,17 @@ class DatasetRepository:
             .where(DatasetRow.name == name)
             .order_by(DatasetVersionRow.version)
         )
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             return list(session.scalars(stmt))
 
     def runs_using(self, version_id: int) -> list[str]:
         """Ids of the runs that used a dataset version, oldest run first."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             return self._runs_using(session, version_id)
 
     def models_using(self, version_id: int) -> list[str]:
         """References (``model/versions/N``) of model versions trained on a dataset version."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             return self._models_using(session, version_id)
 
     @staticmethod
@@ -268,7 +266,7 @@ class DatasetRepository:
 
         for attempt in range(_ADD_ATTEMPTS):
             try:
-                return self._store.db.write(add)
+                return self._db.write(add)
             except Conflict:
                 if attempt == _ADD_ATTEMPTS - 1:
                     raise
@@ -308,7 +306,7 @@ class DatasetRepository:
                 )
             session.execute(delete(DatasetVersionRow).where(DatasetVersionRow.id == version_id))
 
-        self._store.db.write(drop)
+        self._db.write(drop)
 
 
 def _some(items: list[str], limit: int = 5) -> str:

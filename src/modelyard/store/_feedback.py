@@ -6,16 +6,14 @@ import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
+from ._db import Database
 from ._schema import FeedbackRow
-
-if TYPE_CHECKING:
-    from ._store import Store
 
 __all__ = ["Feedback", "FeedbackRepository"]
 
@@ -43,15 +41,15 @@ class FeedbackRepository:
     """Stores and reads feedback rows.
 
     Args:
-        store: the store whose database holds the ``feedback`` table.
+        db: the database that holds the ``feedback`` table.
 
     Example:
         >>> store.feedback.add("fraud", [("3f2a...", 0, 1)])  # doctest: +SKIP
         1
     """
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def add(self, model: str, items: Iterable[tuple[str, int, Any]]) -> int:
         """Store ``(request_id, row, label)`` items for ``model`` in one transaction.
@@ -83,7 +81,7 @@ class FeedbackRepository:
             session.execute(insert(FeedbackRow), rows)
             return len(rows)
 
-        return self._store.db.write(write)
+        return self._db.write(write)
 
     def list(self, model: str, *, since: float | None = None,
              until: float | None = None) -> list[Feedback]:
@@ -93,7 +91,7 @@ class FeedbackRepository:
             stmt = stmt.where(FeedbackRow.at >= since)
         if until is not None:
             stmt = stmt.where(FeedbackRow.at < until)
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             return [Feedback(model=r.model, request_id=r.request_id, row=r.row,
                              label=json.loads(r.label_json), at=r.at)
                     for r in session.scalars(stmt.order_by(FeedbackRow.at, FeedbackRow.id))]

@@ -13,16 +13,13 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput, NotFound
+from ._db import Database
 from ._schema import ApiKeyRow
-
-if TYPE_CHECKING:
-    from ._store import Store
 
 __all__ = ["ROLES", "ApiKey", "KeyRepository", "hash_secret", "split_key"]
 
@@ -89,7 +86,7 @@ class KeyRepository:
     """Creates, lists, revokes and verifies API keys.
 
     Args:
-        store: the store whose database holds the ``api_keys`` table.
+        db: the database that holds the ``api_keys`` table.
 
     Example:
         >>> record, key = store.keys.create("predict", name="checkout")  # doctest: +SKIP
@@ -97,8 +94,8 @@ class KeyRepository:
         'predict'
     """
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def create(self, role: str, *, name: str = "") -> tuple[ApiKey, str]:
         """Create a key; returns its record and the full key, which is shown only once.
@@ -122,19 +119,19 @@ class KeyRepository:
             session.flush()
             return _record(row)
 
-        return self._store.db.write(insert), f"{_PREFIX}{key_id}_{secret}"
+        return self._db.write(insert), f"{_PREFIX}{key_id}_{secret}"
 
     def list(self, *, include_revoked: bool = False) -> list[ApiKey]:
         """Every key, oldest first; revoked ones only when asked."""
         stmt = select(ApiKeyRow).order_by(ApiKeyRow.created_at, ApiKeyRow.id)
         if not include_revoked:
             stmt = stmt.where(ApiKeyRow.revoked_at.is_(None))
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             return [_record(r) for r in session.scalars(stmt)]
 
     def count_active(self) -> int:
         """How many keys are not revoked (auth is on when there is at least one)."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             return int(session.scalar(select(func.count()).select_from(ApiKeyRow)
                                       .where(ApiKeyRow.revoked_at.is_(None))) or 0)
 
@@ -152,14 +149,14 @@ class KeyRepository:
                 row.revoked_at = time.time()
             return _record(row)
 
-        return self._store.db.write(update)
+        return self._db.write(update)
 
     def verify(self, key: str) -> ApiKey | None:
         """The active key ``key`` is, or ``None`` (compared in constant time)."""
         parts = split_key(key)
         if parts is None:
             return None
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             row = session.get(ApiKeyRow, parts[0])
             record = None if row is None else _record(row)
         if record is None or not record.active:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -18,10 +18,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
+from ._db import Database
 from ._schema import LeaseRow, LoopEventRow, LoopStateRow, ModelRow, ModelVersionRow
-
-if TYPE_CHECKING:
-    from ._store import Store
 
 __all__ = ["Lease", "LoopEvent", "LoopRepository", "LoopState"]
 
@@ -70,10 +68,14 @@ def _event(row: LoopEventRow) -> LoopEvent:
 
 
 class LoopRepository:
-    """Reads and writes loop events, loop state and leases."""
+    """Reads and writes loop events, loop state and leases.
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    Args:
+        db: the database that holds them.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     # -- events -------------------------------------------------------------------------
 
@@ -89,7 +91,7 @@ class LoopRepository:
             session.flush()
             return _event(row)
 
-        return self._store.db.write(add)
+        return self._db.write(add)
 
     def events(self, model: str | None = None, *, kind: str | None = None,
                since: float | None = None, limit: int | None = None) -> list[LoopEvent]:
@@ -104,21 +106,21 @@ class LoopRepository:
         query = query.order_by(LoopEventRow.id.desc())
         if limit is not None:
             query = query.limit(limit)
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             return [_event(r) for r in reversed(list(session.scalars(query)))]
 
     # -- state --------------------------------------------------------------------------
 
     def state(self, model: str) -> LoopState | None:
         """The stored state of ``model``'s loop, if any."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             row = session.get(LoopStateRow, model)
             return None if row is None else LoopState(row.model, json.loads(row.state_json),
                                                       row.updated_at)
 
     def states(self) -> list[LoopState]:
         """The stored state of every model's loop, by model name."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             rows = session.scalars(select(LoopStateRow).order_by(LoopStateRow.model))
             return [LoopState(r.model, json.loads(r.state_json), r.updated_at) for r in rows]
 
@@ -135,7 +137,7 @@ class LoopRepository:
                 row.state_json, row.updated_at = text, now
             return LoopState(model, json.loads(text), now)
 
-        return self._store.db.write(save)
+        return self._db.write(save)
 
     # -- leases -------------------------------------------------------------------------
 
@@ -149,7 +151,7 @@ class LoopRepository:
 
         def acquire(session: Session) -> Lease | None:
             now = time.time()
-            insert = sqlite_insert if self._store.db.is_sqlite else pg_insert
+            insert = sqlite_insert if self._db.is_sqlite else pg_insert
             session.execute(insert(LeaseRow).values(name=name, holder=holder,
                                                     expires_at=now + ttl_s)
                             .on_conflict_do_nothing(index_elements=["name"]))
@@ -160,7 +162,7 @@ class LoopRepository:
             row.holder, row.expires_at = holder, now + ttl_s
             return Lease(name, holder, row.expires_at)
 
-        return self._store.db.write(acquire)
+        return self._db.write(acquire)
 
     def release_lease(self, name: str, holder: str) -> bool:
         """Give the lease back if ``holder`` holds it; returns whether it did."""
@@ -172,11 +174,11 @@ class LoopRepository:
             session.delete(row)
             return True
 
-        return self._store.db.write(release)
+        return self._db.write(release)
 
     def lease(self, name: str) -> Lease | None:
         """The lease ``name`` as stored (it may have expired)."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             row = session.get(LeaseRow, name)
             return None if row is None else Lease(row.name, row.holder, row.expires_at)
 
@@ -198,4 +200,4 @@ class LoopRepository:
                 raise NotFound(f"no version {version} of model {model!r}")
             row.description = description
 
-        self._store.db.write(update)
+        self._db.write(update)

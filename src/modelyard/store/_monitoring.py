@@ -6,7 +6,7 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -15,10 +15,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, NotFound
+from ._db import Database
 from ._schema import AlertRow, FeedbackRow, MonitorWindowRow, ReferenceProfileRow
-
-if TYPE_CHECKING:
-    from ._store import Store
 
 __all__ = ["Alert", "LabelColumns", "MonitorWindow", "MonitoringRepository", "StoredProfile"]
 
@@ -110,21 +108,21 @@ class MonitoringRepository:
     """Reads and writes the monitoring tables of revision 0004.
 
     Args:
-        store: the store whose database holds them.
+        db: the database that holds them.
 
     Example:
         >>> store.monitoring.alerts("fraud", status="open")  # doctest: +SKIP
         []
     """
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     # -- reference profiles ---------------------------------------------------------------
 
     def get_profile(self, model_version_id: int) -> StoredProfile | None:
         """The stored profile of a model version, or ``None``."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             row = session.scalars(select(ReferenceProfileRow).where(
                 ReferenceProfileRow.model_version_id == model_version_id)).first()
             if row is None:
@@ -151,7 +149,7 @@ class MonitoringRepository:
 
         # Conflict: a concurrent writer stored it first, or the version is gone (below)
         with contextlib.suppress(Conflict):
-            self._store.db.write(insert)
+            self._db.write(insert)
         stored = self.get_profile(model_version_id)
         if stored is None:
             raise NotFound(f"model version id {model_version_id} no longer exists")
@@ -168,7 +166,7 @@ class MonitoringRepository:
             session.delete(row)
             return True
 
-        return self._store.db.write(drop)
+        return self._db.write(drop)
 
     # -- windows --------------------------------------------------------------------------
 
@@ -199,7 +197,7 @@ class MonitoringRepository:
                 .execution_options(populate_existing=True)).one()
             return _window(row)
 
-        return self._store.db.write(upsert)
+        return self._db.write(upsert)
 
     def windows(self, model: str, *, since: float | None = None, until: float | None = None,
                 limit: int | None = None) -> list[MonitorWindow]:
@@ -214,7 +212,7 @@ class MonitoringRepository:
                              MonitorWindowRow.window_end.desc())
         if limit is not None:
             stmt = stmt.limit(limit)
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             return [_window(r) for r in reversed(session.scalars(stmt).all())]
 
     # -- alerts ---------------------------------------------------------------------------
@@ -226,7 +224,7 @@ class MonitoringRepository:
         stmt = select(AlertRow).where(AlertRow.model == model)
         if status is not None:
             stmt = stmt.where(AlertRow.status == status)
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             return [_alert(r) for r in session.scalars(
                 stmt.order_by(AlertRow.opened_at.desc(), AlertRow.id.desc()).limit(limit))]
 
@@ -253,7 +251,7 @@ class MonitoringRepository:
             session.flush()
             return _alert(row), created
 
-        return self._store.db.write(upsert)
+        return self._db.write(upsert)
 
     def resolve_alert(self, alert_id: int, *, at: float, value: float | None = None,
                       message: str | None = None) -> Alert:
@@ -272,7 +270,7 @@ class MonitoringRepository:
             session.flush()
             return _alert(row)
 
-        return self._store.db.write(resolve)
+        return self._db.write(resolve)
 
     # -- labels ---------------------------------------------------------------------------
 
@@ -284,7 +282,7 @@ class MonitoringRepository:
         if since is not None:
             stmt = stmt.where(FeedbackRow.at >= since)
         latest: dict[tuple[str, int], tuple[str, float]] = {}
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             for request_id, row, label, at in session.execute(
                     stmt.order_by(FeedbackRow.at, FeedbackRow.id)):
                 latest[(request_id, row)] = (label, at)

@@ -12,13 +12,14 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, NotFound
+from ._db import Database
 from ._entities import AliasEvent, Model, ModelVersion
 from ._schema import (
     AliasEventRow,
@@ -29,9 +30,6 @@ from ._schema import (
     ModelVersionRow,
     RunRow,
 )
-
-if TYPE_CHECKING:
-    from ._store import Store
 
 __all__ = ["ModelRepository", "describe_numbers"]
 
@@ -60,11 +58,11 @@ class ModelRepository:
     Every method runs in its own transaction and returns frozen records.
 
     Args:
-        store: the store whose database holds the tables.
+        db: the database that holds the tables.
     """
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     # -- transactions -----------------------------------------------------------------
 
@@ -72,7 +70,7 @@ class ModelRepository:
         """``db.write(fn)``, run again when a unique constraint shows another writer won."""
         for attempt in range(_RACE_ATTEMPTS):
             try:
-                return self._store.db.write(fn)
+                return self._db.write(fn)
             except Conflict as exc:
                 if not isinstance(exc.__cause__, IntegrityError) or attempt == _RACE_ATTEMPTS - 1:
                     raise
@@ -177,12 +175,12 @@ class ModelRepository:
 
     def get_model(self, name: str) -> Model:
         """The model called ``name``. Raises NotFound naming the models that exist."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             return self._model_record(session, self._model_row(session, name))
 
     def list_models(self) -> list[Model]:
         """Every model, by name, with its aliases and latest version number."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             rows = list(session.scalars(select(ModelRow).order_by(ModelRow.name)))
             latest = {model_id: number for model_id, number in session.execute(
                 select(ModelVersionRow.model_id, func.max(ModelVersionRow.version))
@@ -200,13 +198,13 @@ class ModelRepository:
 
     def get_version(self, name: str, version: int) -> ModelVersion:
         """Version ``version`` of model ``name``. Raises NotFound saying which exist."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             model = self._model_row(session, name)
             return self._records(session, model, [self._version_row(session, model, version)])[0]
 
     def latest_version(self, name: str) -> ModelVersion:
         """The highest-numbered version of model ``name``."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             model = self._model_row(session, name)
             row = session.scalars(
                 select(ModelVersionRow).where(ModelVersionRow.model_id == model.id)
@@ -217,7 +215,7 @@ class ModelRepository:
 
     def version_by_alias(self, name: str, alias: str) -> ModelVersion:
         """The version that ``name@alias`` points to. Raises NotFound naming the aliases."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             model = self._model_row(session, name)
             row = session.scalars(
                 select(ModelVersionRow)
@@ -232,7 +230,7 @@ class ModelRepository:
 
     def list_versions(self, name: str) -> list[ModelVersion]:
         """Every version of model ``name``, oldest first."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             model = self._model_row(session, name)
             rows = list(session.scalars(
                 select(ModelVersionRow).where(ModelVersionRow.model_id == model.id)
@@ -241,7 +239,7 @@ class ModelRepository:
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
         """Every move of the model's aliases (or of one alias), oldest first."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             model = self._model_row(session, name)
             stmt = select(AliasEventRow).where(AliasEventRow.model_id == model.id)
             if alias is not None:
@@ -254,7 +252,7 @@ class ModelRepository:
 
     def run_git_commit(self, run_id: str) -> str:
         """The git commit recorded by run ``run_id``. Raises NotFound for an unknown run."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             row = session.get(RunRow, run_id)
             if row is None:
                 raise NotFound(f"no run '{run_id}'; pass the id of a tracked run (run.id)")
@@ -262,7 +260,7 @@ class ModelRepository:
 
     def dataset_version_exists(self, dataset_version_id: int) -> bool:
         """Whether a dataset version with this id exists."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             return session.get(DatasetVersionRow, dataset_version_id) is not None
 
     # -- writes -----------------------------------------------------------------------
@@ -329,7 +327,7 @@ class ModelRepository:
         def update(session: Session) -> None:
             self._model_row(session, name).description = description
 
-        self._store.db.write(update)
+        self._db.write(update)
 
     def set_alias(self, name: str, alias: str, version: int, reason: str = "") -> AliasEvent | None:
         """Point ``alias`` at ``version`` and record the move, in one transaction.
@@ -385,7 +383,7 @@ class ModelRepository:
             return AliasEvent(model=name, alias=alias, from_version=from_version,
                               to_version=None, reason=reason, at=now)
 
-        return self._store.db.write(remove)
+        return self._db.write(remove)
 
     def delete_version(self, name: str, version: int, *, force: bool = False) -> ModelVersion:
         """Delete one version; with ``force`` its aliases are removed (and recorded) first.
@@ -417,7 +415,7 @@ class ModelRepository:
             session.execute(delete(ModelVersionRow).where(ModelVersionRow.id == row.id))
             return record
 
-        return self._store.db.write(drop)
+        return self._db.write(drop)
 
     def delete_model(self, name: str) -> list[ModelVersion]:
         """Delete a model with its versions, aliases and alias history.
@@ -437,4 +435,4 @@ class ModelRepository:
             session.execute(delete(ModelRow).where(ModelRow.id == model.id))
             return records
 
-        return self._store.db.write(drop)
+        return self._db.write(drop)

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, InvalidInput, NotFound
+from ._db import Database
 from ._schema import RolloutRow
-
-if TYPE_CHECKING:
-    from ._store import Store
 
 __all__ = ["OPEN_STAGES", "Rollout", "RolloutRepository"]
 
@@ -64,26 +61,30 @@ def _check_stage(stage: str, share: float) -> None:
 
 
 class RolloutRepository:
-    """Reads and writes rollouts."""
+    """Reads and writes rollouts.
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    Args:
+        db: the database that holds them.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def current(self, model: str) -> Rollout | None:
         """The open rollout of ``model``, if any."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             row = self._open_row(session, model)
             return None if row is None else _record(row)
 
     def open_rollouts(self) -> list[Rollout]:
         """Every open rollout (what a server polls)."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             rows = session.scalars(select(RolloutRow).where(RolloutRow.ended_at.is_(None)))
             return [_record(r) for r in rows]
 
     def history(self, model: str, limit: int = 50) -> list[Rollout]:
         """The rollouts of ``model``, newest first."""
-        with self._store.db.read() as session:
+        with self._db.read() as session:
             rows = session.scalars(select(RolloutRow).where(RolloutRow.model == model)
                                    .order_by(RolloutRow.id.desc()).limit(limit))
             return [_record(r) for r in rows]
@@ -118,7 +119,7 @@ class RolloutRepository:
             session.flush()
             return _record(row)
 
-        return self._store.db.write(start)
+        return self._db.write(start)
 
     def advance(self, rollout_id: int, *, stage: str, canary_share: float,
                 reason: str = "") -> Rollout:
@@ -133,7 +134,7 @@ class RolloutRepository:
             row.reason = reason or row.reason
             return _record(row)
 
-        return self._store.db.write(advance)
+        return self._db.write(advance)
 
     def end(self, rollout_id: int, *, outcome: str, reason: str) -> Rollout:
         """Close a rollout as ``promoted`` or ``rolled_back``."""
@@ -147,7 +148,7 @@ class RolloutRepository:
             row.reason = reason
             return _record(row)
 
-        return self._store.db.write(end)
+        return self._db.write(end)
 
     @staticmethod
     def _open_by_id(session: Session, rollout_id: int) -> RolloutRow:

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, NotFound
+from ._db import Database
 from ._entities import Metric, Run, RunArtifact, RunInput
 from ._schema import (
     DatasetRow,
@@ -33,9 +34,6 @@ from ._schema import (
     RunRow,
     TagRow,
 )
-
-if TYPE_CHECKING:
-    from ._store import Store
 
 __all__ = ["LiveRun", "MetricValue", "RunRepository"]
 
@@ -67,19 +65,15 @@ class RunRepository:
     """Reads and writes runs, params, metrics, tags, artifacts and run inputs.
 
     Args:
-        store: the store whose database holds the runs.
+        db: the database that holds the runs.
 
     Example:
         >>> store.runs.get("0f3c...")  # doctest: +SKIP
         Run(id='0f3c...', name='baseline', ...)
     """
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    @property
-    def _db(self) -> Any:
-        return self._store.db
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     # -- runs ---------------------------------------------------------------------------
 

@@ -54,14 +54,14 @@ class Store:
         self.db = db
         self.artifacts = artifacts
         self.settings = settings
-        self.datasets = DatasetRepository(self)
-        self.runs = RunRepository(self)
-        self.models = ModelRepository(self)
-        self.keys = KeyRepository(self)
-        self.feedback = FeedbackRepository(self)
-        self.monitoring = MonitoringRepository(self)
-        self.rollouts = RolloutRepository(self)
-        self.loop = LoopRepository(self)
+        self.datasets = DatasetRepository(db)
+        self.runs = RunRepository(db)
+        self.models = ModelRepository(db)
+        self.keys = KeyRepository(db)
+        self.feedback = FeedbackRepository(db)
+        self.monitoring = MonitoringRepository(db)
+        self.rollouts = RolloutRepository(db)
+        self.loop = LoopRepository(db)
 
     # -- blobs ------------------------------------------------------------------------
 
