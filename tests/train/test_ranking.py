@@ -11,12 +11,11 @@ import pytest
 
 import modelyard
 from modelyard.errors import InvalidInput
-from modelyard.loop import GatePolicy
-from modelyard.loop._gate import run_gate
+from modelyard.loop import GatePolicy, run_gate
 from modelyard.loop._policy import Policy
 from modelyard.loop._retrain import retrain_spec
-from modelyard.train import load_spec
-from modelyard.train._ranking import RankingSpec, split_by_user
+from modelyard.registry import Lineage
+from modelyard.train import RankingSpec, load_spec, split_by_user
 
 
 def interactions(users: range, seed: int = 0) -> pd.DataFrame:
@@ -74,7 +73,7 @@ def test_a_ranking_spec_trains_judges_and_registers(yard: modelyard.Yard) -> Non
     m = result.metrics
     assert m["ndcg@5"] > m["baseline.ndcg@5"] and 0 < m["precision@5"] <= 1
     version = result.model_version
-    assert version.extra["ranking"]["user"] == "user_id"
+    assert Lineage.of(version).ranking["user"] == "user_id"
     assert version.signature["outputs"]["prediction_type"] == "list"
     assert [c["name"] for c in version.signature["inputs"]] == ["user_id"]
     top = yard.models.load(version.ref).predict(pd.DataFrame({"user_id": [0, 1, 999]}))

@@ -11,6 +11,7 @@ import pytest
 
 import modelyard
 from modelyard.errors import InvalidInput
+from modelyard.registry import Lineage
 from modelyard.train import evaluate
 from modelyard.train._estimator import build_estimator
 from modelyard.train._metrics import expected_cost, lower_is_better, recall_at_fpr
@@ -50,14 +51,14 @@ def test_the_threshold_is_chosen_stored_and_applied(tmp_path: Path) -> None:
             "evaluation": {"threshold": "cost@10", "metrics": ["roc_auc", "cost@10"]},
         })
         version = yard.models.get("imb/versions/1")
-        stored = version.extra["threshold"]
+        stored = Lineage.of(version).threshold
         assert stored["chosen_for"] == "cost@10"
         assert stored["value"] == result.metrics["threshold"] < 0.5
         predictor = yard.models.load("imb/versions/1")
         inputs = frame.drop(columns=["y"])
         proba = predictor.predict_proba(inputs)[:, 1]
         assert ((proba >= stored["value"]) == (predictor.predict(inputs) == 1)).all()
-        assert version.extra["higher_is_better"] is True  # primary: roc_auc
+        assert Lineage.of(version).higher_is_better is True  # primary: roc_auc
 
 
 def test_a_threshold_needs_a_binary_target(tmp_path: Path) -> None:

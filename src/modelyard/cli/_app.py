@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from .. import errors
-from .._yard import Yard
-from .._yard import open as open_yard
+from ..yard import Yard
+from ..yard import open as open_yard
 from ._render import console, fail
 
 app = typer.Typer(

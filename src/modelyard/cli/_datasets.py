@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .._yard import Yard
+from ..yard import Yard
 from ..errors import InvalidInput, NotFound
 from ..store import DatasetVersion
 from ._app import DbOpt, ProjectOpt, app, open_from_cli

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import InvalidInput
+
+if TYPE_CHECKING:
+    from ..registry import Lineage
+    from ..store import ModelVersion
 from ._app import DbOpt, ProjectOpt, app, open_from_cli
 from ._render import console, number, table, when
 
@@ -27,6 +31,12 @@ def list_(project: ProjectOpt = None, db_url: DbOpt = None) -> None:
     table("models", ["name", "latest", "aliases", "created"], rows)
 
 
+def _lineage(version: ModelVersion) -> Lineage | None:
+    from ..registry import Lineage
+
+    return Lineage.find(version)
+
+
 @models_app.command()
 def versions(name: str, project: ProjectOpt = None, db_url: DbOpt = None) -> None:
     """List the versions of a model with their lineage and key metrics."""
@@ -34,7 +44,8 @@ def versions(name: str, project: ProjectOpt = None, db_url: DbOpt = None) -> Non
         found = yard.models.versions(name)
     rows = []
     for v in found:
-        primary = v.extra.get("primary_metric")
+        lineage = _lineage(v)
+        primary = lineage.primary_metric if lineage is not None else ""
         score = f"{primary}={number(v.metrics[primary])}" if primary in v.metrics else ""
         rows.append((v.version, ", ".join(v.aliases), score, v.dataset_ref or "",
                      (v.run_id or "")[:12], v.format, when(v.created_at)))
@@ -122,8 +133,9 @@ def predict(
         raise InvalidInput(f"cannot read {str(input_path)!r}: {exc}") from exc
     with open_from_cli(project, db_url) as yard:
         predictor = yard.models.load(ref)
-        target = predictor.version.extra.get("target")
-        if isinstance(target, str) and target in frame.columns:
+        lineage = _lineage(predictor.version)
+        target = lineage.target if lineage is not None else ""
+        if target and target in frame.columns:
             # A slice of the training data still holds the label; predicting ignores it.
             frame = frame.drop(columns=[target])
         predictions = predictor.predict(frame)

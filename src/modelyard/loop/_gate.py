@@ -20,7 +20,7 @@ its floor.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,17 +28,25 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInput
-from ..train import evaluate
+from ..registry import Lineage
+from ..train import (
+    RankingSpec,
+    evaluate,
+    held_out,
+    held_out_by_user,
+    lower_is_better,
+    ranking_scores,
+    relevant_items,
+)
 from ._policy import GatePolicy
+from ._workspace import Workspace
 
 if TYPE_CHECKING:
-    from .._yard import Yard
     from ..registry import Predictor
     from ..store import ModelVersion
 
 __all__ = ["GateResult", "bootstrap_pvalue", "holdout", "mcnemar_pvalue", "run_gate"]
 
-_LOWER_IS_BETTER = {"log_loss", "mae", "rmse"}
 Array = np.ndarray[Any, Any]
 
 
@@ -140,24 +148,22 @@ def bootstrap_pvalue(champion: Callable[[Array], float], challenger: Callable[[A
     return (not_better + 1) / (samples + 1)
 
 
-def holdout(yard: Yard, challenger: ModelVersion, max_rows: int) -> tuple[pd.DataFrame, str]:
-    """The held-out rows of the challenger's training data, cut as its training cut them."""
-    spec = challenger.extra.get("spec") or {}
-    target = str(challenger.extra.get("target") or spec.get("target", ""))
-    features = list(challenger.extra.get("features") or [])
-    if not challenger.dataset_ref or not target or not features:
-        raise InvalidInput(f"{challenger.ref} lacks its dataset, target or features; the gate "
+def holdout(ws: Workspace, challenger: ModelVersion,
+            max_rows: int) -> tuple[pd.DataFrame, Lineage]:
+    """The held-out rows of the challenger's training data, exactly those its training held
+    out (checked against the fingerprint in its lineage), at most ``max_rows`` of them.
+
+    Raises:
+        InvalidInput: the version has no training lineage; Conflict: the rows changed.
+    """
+    lineage = Lineage.of(challenger)
+    if not challenger.dataset_ref:
+        raise InvalidInput(f"{challenger.ref} has no dataset version in its lineage; the gate "
                            "needs a version registered by `modelyard train`")
-    frame = yard.datasets.load(challenger.dataset_ref).dropna(subset=[target])
-    task = challenger.extra.get("task", "classification")
-    stratify = (target if task == "classification"
-                and frame[target].value_counts().min() >= 2 else None)
-    _, test = yard.datasets.split(frame[[*features, target]],
-                                  test_size=float(spec.get("test_size", 0.2)),
-                                  seed=int(spec.get("seed", 0)), stratify=stratify)
+    test = held_out(ws.datasets.load(challenger.dataset_ref), lineage, what=challenger.ref)
     if len(test) > max_rows:
         test = test.sample(max_rows, random_state=0)
-    return test, challenger.dataset_ref
+    return test, lineage
 
 
 def _latency_p99_ms(predictor: Predictor, rows: pd.DataFrame, calls: int = 40) -> float:
@@ -186,25 +192,27 @@ def _signature_problem(champion: ModelVersion, challenger: ModelVersion) -> str 
     return None
 
 
-def run_gate(yard: Yard, champion: ModelVersion, challenger: ModelVersion,
+def run_gate(ws: Workspace, champion: ModelVersion, challenger: ModelVersion,
              policy: GatePolicy) -> GateResult:
     """Decide whether ``challenger`` may roll out against ``champion``.
 
     Raises:
         InvalidInput: the versions lack the lineage the gate needs.
     """
-    if challenger.extra.get("task") == "ranking":
-        return _ranking_gate(yard, champion, challenger, policy)
-    rows, data_ref = holdout(yard, challenger, policy.holdout_rows)
-    task = str(challenger.extra.get("task", "classification"))
-    target = str(challenger.extra["target"])
-    metric = policy.metric or str(champion.extra.get("primary_metric")
-                                  or challenger.extra.get("primary_metric") or "accuracy")
-    higher = metric not in _LOWER_IS_BETTER
+    lineage = Lineage.of(challenger)
+    if lineage.task == "ranking":
+        return _ranking_gate(ws, champion, challenger, lineage, policy)
+    rows, _ = holdout(ws, challenger, policy.holdout_rows)
+    data_ref = challenger.dataset_ref
+    task, target = lineage.task or "classification", lineage.target
+    known = Lineage.find(champion)
+    metric = (policy.metric or (known.primary_metric if known else "")
+              or lineage.primary_metric or "accuracy")
+    higher = not lower_is_better(metric)
     y = rows[target].to_numpy()
     scored: list[tuple[Array, Array | None, list[Any] | None, Predictor]] = []
     for version in (champion, challenger):
-        predictor = yard.models.load(version)
+        predictor = ws.models.load(version)
         features = [c for c in rows.columns if c != target]
         X = rows[features]
         proba = predictor.predict_proba(X) if (task == "classification"
@@ -229,6 +237,9 @@ def run_gate(yard: Yard, champion: ModelVersion, challenger: ModelVersion,
                                    margin=policy.margin, samples=policy.bootstrap_samples)
     features = [c for c in rows.columns if c != target]
     metrics, _ = evaluate(task, y, p_new, q_new, c_new)
+    asked = tuple(name for name in (metric, *policy.floors) if name not in metrics)
+    if asked:  # metrics outside the default set (cost@10, recall_at_fpr@0.01) by name
+        metrics.update(evaluate(task, y, p_new, q_new, c_new, asked)[0])
     return _verdict(champion, challenger, policy, metric=metric, scores=(s_old, s_new),
                     advantage=advantage, p_value=p_value, test=test,
                     latency=_latency_p99_ms(new_predictor, rows[features]),
@@ -260,9 +271,9 @@ def _verdict(champion: ModelVersion, challenger: ModelVersion, policy: GatePolic
         value = metrics.get(name)
         if value is None:
             failures.append(f"floor on {name}: the metric is not available")
-        elif name in _LOWER_IS_BETTER and value > floor:
+        elif lower_is_better(name) and value > floor:
             failures.append(f"{name} {value:.4f} is above its ceiling {floor:g}")
-        elif name not in _LOWER_IS_BETTER and value < floor:
+        elif not lower_is_better(name) and value < floor:
             failures.append(f"{name} {value:.4f} is under its floor {floor:g}")
     summary = (f"v{challenger.version} {metric} {s_new:.4f} vs champion v{champion.version} "
                f"{s_old:.4f} on {held_out} ({test} p={p_value:.3g})")
@@ -274,22 +285,19 @@ def _verdict(champion: ModelVersion, challenger: ModelVersion, policy: GatePolic
                       failures=tuple(failures), challenger_metrics=metrics)
 
 
-def _ranking_gate(yard: Yard, champion: ModelVersion, challenger: ModelVersion,
-                  policy: GatePolicy) -> GateResult:
+def _ranking_gate(ws: Workspace, champion: ModelVersion, challenger: ModelVersion,
+                  lineage: Lineage, policy: GatePolicy) -> GateResult:
     """The gate for recommenders: both recommend for the held-out users of the challenger's
     data (each user's newest interactions, cut as its training cut them); per-user scores
     are paired in the bootstrap."""
-    from ..train._ranking import RankingSpec, ranking_holdout, ranking_scores
-
-    raw, spec = challenger.extra.get("ranking"), challenger.extra.get("spec") or {}
-    if not isinstance(raw, dict) or not challenger.dataset_ref:
+    raw = lineage.ranking
+    if not isinstance(raw, Mapping) or not challenger.dataset_ref:
         raise InvalidInput(f"{challenger.ref} lacks its ranking settings or dataset; the gate "
                            "needs a version registered by `modelyard train` with a ranking spec")
-    ranking = RankingSpec.parse(raw, "")
-    target = str(challenger.extra["target"])
-    frame = yard.datasets.load(challenger.dataset_ref)
-    users, relevant = ranking_holdout(frame, ranking, target,
-                                      float(spec.get("test_size", 0.2)), int(spec.get("seed", 0)))
+    ranking = RankingSpec.parse(dict(raw), "")
+    past, future = held_out_by_user(ws.datasets.load(challenger.dataset_ref), lineage, ranking,
+                                    what=challenger.ref)
+    users, relevant = relevant_items(past, future, ranking, lineage.target)
     if len(users) > policy.holdout_rows:
         keep = np.sort(np.random.default_rng(0).choice(len(users), policy.holdout_rows,
                                                        replace=False))
@@ -298,11 +306,11 @@ def _ranking_gate(yard: Yard, champion: ModelVersion, challenger: ModelVersion,
         raise InvalidInput(f"no held-out user of {challenger.dataset_ref} liked a new item; "
                            "the gate has nothing to compare on")
     k = ranking.k
-    metric = policy.metric or str(challenger.extra.get("primary_metric") or f"ndcg@{k}")
+    metric = policy.metric or lineage.primary_metric or f"ndcg@{k}"
     per_user: list[dict[str, Array]] = []
     predictors: list[Predictor] = []
     for version in (champion, challenger):
-        predictor = yard.models.load(version)
+        predictor = ws.models.load(version)
         predictors.append(predictor)
         frame_in = pd.DataFrame({ranking.user: users})
         per_user.append(ranking_scores(np.asarray(predictor.predict(frame_in)), relevant, k))

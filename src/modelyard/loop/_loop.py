@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import NotFound
 from ..store import LoopEvent
@@ -17,9 +17,7 @@ from ._lease import LoopLease
 from ._policy import Policy, load_policies
 from ._state import ModelLoop
 from ._triggers import Trigger
-
-if TYPE_CHECKING:
-    from .._yard import Yard
+from ._workspace import Workspace
 
 __all__ = ["Loop", "LoopStatus"]
 
@@ -58,12 +56,12 @@ class Loop:
         >>> yard.loop.run_forever(interval_s=5)  # doctest: +SKIP
     """
 
-    def __init__(self, yard: Yard, *, lease_ttl_s: float = 30.0,
+    def __init__(self, ws: Workspace, *, lease_ttl_s: float = 30.0,
                  clock: Callable[[], float] = time.time) -> None:
-        self._yard = yard
+        self._ws = ws
         self._clock = clock
-        self.audit = Audit(yard.store)
-        self.lease = LoopLease(yard.store, ttl_s=lease_ttl_s)
+        self.audit = Audit(ws.store)
+        self.lease = LoopLease(ws.store, ttl_s=lease_ttl_s)
         self._policies: dict[str, Policy] | None = None
 
     # -- policies -----------------------------------------------------------------------
@@ -72,7 +70,7 @@ class Loop:
     def policies(self) -> dict[str, Policy]:
         """The policies in force, by model (``modelyard.toml`` read on first use)."""
         if self._policies is None:
-            self._policies = load_policies(self._yard.settings.project_dir)
+            self._policies = load_policies(self._ws.settings.project_dir)
         return self._policies
 
     def set_policy(self, policy: Policy) -> None:
@@ -84,7 +82,7 @@ class Loop:
         if policy is None:
             raise NotFound(f"no loop policy for model {model!r}; add [loop.{model}] to "
                            "modelyard.toml or call yard.loop.set_policy")
-        return ModelLoop(self._yard, policy, self.audit, self._clock)
+        return ModelLoop(self._ws, policy, self.audit, self._clock)
 
     # -- acting -------------------------------------------------------------------------
 
@@ -116,7 +114,7 @@ class Loop:
     def _error(self, model: str, exc: Exception) -> None:
         message = f"{type(exc).__name__}: {exc}"
         _LOG.warning("loop of %s: %s", model, message)
-        last = self._yard.store.loop.events(model, limit=1)
+        last = self._ws.store.loop.events(model, limit=1)
         if not last or last[-1].kind != "loop.error" or last[-1].message != message:
             self.audit.record(model, "loop.error", message)
 
@@ -144,7 +142,7 @@ class Loop:
 
     def _wait_s(self, interval_s: float) -> float:
         waits = [interval_s]
-        for state in self._yard.store.loop.states():
+        for state in self._ws.store.loop.states():
             policy = self.policies.get(state.model)
             if policy is not None and state.state.get("step") in ("shadow", "canary"):
                 waits.append(policy.rollout.poll_s)
@@ -158,7 +156,7 @@ class Loop:
 
     def status(self) -> list[LoopStatus]:
         """Where each model's loop stands (models with a policy or a stored state)."""
-        stored = {s.model: s for s in self._yard.store.loop.states()}
+        stored = {s.model: s for s in self._ws.store.loop.states()}
         out = []
         for model in sorted(set(stored) | set(self.policies)):
             s = stored.get(model)

@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput
+from ..registry import Lineage
+from ..train import train
 from ._policy import Policy
 from ._triggers import training_dataset
+from ._workspace import Workspace
 
 if TYPE_CHECKING:
-    from .._yard import Yard
     from ..store import ModelVersion
 
 __all__ = ["find_cycle_version", "retrain", "retrain_spec"]
@@ -27,8 +29,9 @@ def retrain_spec(champion: ModelVersion, policy: Policy, cycle: str) -> dict[str
     Raises:
         InvalidInput: the champion has no stored spec, or its estimator was a Python object.
     """
-    spec = champion.extra.get("spec")
-    if not isinstance(spec, dict):
+    lineage = Lineage.find(champion)
+    spec = dict(lineage.spec) if lineage is not None else None
+    if not spec:
         raise InvalidInput(f"{champion.ref} has no training spec; register champions with "
                            "`modelyard train` or give [loop.<model>.retrain] spec")
     dataset, _ = training_dataset(champion)
@@ -67,19 +70,19 @@ def retrain_spec(champion: ModelVersion, policy: Policy, cycle: str) -> dict[str
     return raw
 
 
-def find_cycle_version(yard: Yard, model: str, cycle: str) -> ModelVersion | None:
+def find_cycle_version(ws: Workspace, model: str, cycle: str) -> ModelVersion | None:
     """The version a retraining of loop cycle ``cycle`` registered, if it got that far."""
-    for version in reversed(yard.models.versions(model)[-20:]):
-        if version.run_id and yard.runs.get(version.run_id).tags.get(CYCLE_TAG) == cycle:
+    for version in reversed(ws.models.versions(model)[-20:]):
+        if version.run_id and ws.runs.get(version.run_id).tags.get(CYCLE_TAG) == cycle:
             return version
     return None
 
 
-def retrain(yard: Yard, policy: Policy, champion: ModelVersion, cycle: str) -> ModelVersion:
+def retrain(ws: Workspace, policy: Policy, champion: ModelVersion, cycle: str) -> ModelVersion:
     """Train the challenger of loop cycle ``cycle`` (or find the one already trained)."""
-    found = find_cycle_version(yard, policy.model, cycle)
+    found = find_cycle_version(ws, policy.model, cycle)
     if found is not None:
         return found
-    result = yard.train(retrain_spec(champion, policy, cycle), aliases=())
+    result = train(ws, retrain_spec(champion, policy, cycle), aliases=())
     version: ModelVersion = result.model_version
     return version

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
@@ -23,9 +23,7 @@ from ..errors import InvalidInput
 from ..store import Rollout
 from ._audit import Audit
 from ._policy import Policy
-
-if TYPE_CHECKING:
-    from .._yard import Yard
+from ._workspace import Workspace
 
 __all__ = ["RolloutController", "VersionCounts", "read_stats"]
 
@@ -83,9 +81,9 @@ class RolloutController:
         clock: the time source (epoch seconds).
     """
 
-    def __init__(self, yard: Yard, policy: Policy, audit: Audit,
+    def __init__(self, ws: Workspace, policy: Policy, audit: Audit,
                  clock: Any = time.time) -> None:
-        self._yard = yard
+        self._ws = ws
         self._policy = policy
         self._audit = audit
         self._clock = clock
@@ -104,7 +102,7 @@ class RolloutController:
             self.promote(state, "passed the gate; no server_url in the policy, so promoted "
                                 "without a live rollout")
             return "idle"
-        rollouts = self._yard.store.rollouts
+        rollouts = self._ws.store.rollouts
         current = rollouts.current(self.model)
         if current is not None and current.challenger_version != challenger:
             rollouts.end(current.id, outcome="rolled_back",
@@ -133,7 +131,7 @@ class RolloutController:
             The loop's next step: ``shadow``, ``canary`` or ``idle``.
         """
         challenger = int(state["challenger"])
-        current = self._yard.store.rollouts.current(self.model)
+        current = self._ws.store.rollouts.current(self.model)
         if current is None or current.challenger_version != challenger:
             ended = self._ended(challenger)
             if ended is not None:
@@ -153,7 +151,7 @@ class RolloutController:
         if current.stage == "shadow":
             if elapsed < p.shadow_s:
                 return "shadow"
-            rollout = self._yard.store.rollouts.advance(
+            rollout = self._ws.store.rollouts.advance(
                 current.id, stage="canary", canary_share=p.canary_share,
                 reason=f"shadow held for {elapsed:.0f} s")
             state["baseline"] = None if counts is None else [counts.requests, counts.errors]
@@ -219,7 +217,7 @@ class RolloutController:
     # -- endings ------------------------------------------------------------------------
 
     def _ended(self, challenger: int) -> Rollout | None:
-        for rollout in self._yard.store.rollouts.history(self.model, limit=10):
+        for rollout in self._ws.store.rollouts.history(self.model, limit=10):
             if rollout.challenger_version == challenger and not rollout.is_open:
                 return rollout
         return None
@@ -236,15 +234,15 @@ class RolloutController:
         """Move ``champion`` to the challenger and end the rollout ``promoted`` (each only
         if not done yet)."""
         cycle, challenger = state["cycle"], int(state["challenger"])
-        models = self._yard.models
+        models = self._ws.models
         moved = any(e.to_version == challenger and cycle in e.reason
                     for e in models.alias_history(self.model, "champion")[-10:])
         if not moved:
             models.alias(self.model, "champion", challenger,
                          reason=f"loop cycle {cycle}: {reason}")
-        current = self._yard.store.rollouts.current(self.model)
+        current = self._ws.store.rollouts.current(self.model)
         if current is not None and current.challenger_version == challenger:
-            self._yard.store.rollouts.end(current.id, outcome="promoted", reason=reason)
+            self._ws.store.rollouts.end(current.id, outcome="promoted", reason=reason)
         self._audit.record_once(self.model, "promoted", cycle,
                                 f"v{challenger} is the champion: {reason}",
                                 challenger=challenger, champion=state.get("champion"))
@@ -253,12 +251,12 @@ class RolloutController:
     def rollback(self, state: dict[str, Any], reason: str) -> None:
         """End the rollout ``rolled_back`` at once (if still open); the champion stays."""
         cycle, challenger = state["cycle"], int(state["challenger"])
-        current = self._yard.store.rollouts.current(self.model)
+        current = self._ws.store.rollouts.current(self.model)
         if current is not None and current.challenger_version == challenger:
-            self._yard.store.rollouts.end(current.id, outcome="rolled_back", reason=reason)
+            self._ws.store.rollouts.end(current.id, outcome="rolled_back", reason=reason)
         self._audit.record_once(self.model, "rolled_back", cycle,
                                 f"v{challenger} rolled back: {reason}",
                                 challenger=challenger, champion=state.get("champion"))
-        self._yard.store.loop.describe_version(self.model, challenger,
+        self._ws.store.loop.describe_version(self.model, challenger,
                                                f"rolled back by the loop: {reason}")
         state["outcome"] = "rolled_back"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import NotFound
 from ._audit import Audit
@@ -25,9 +25,7 @@ from ._policy import Policy
 from ._retrain import retrain
 from ._rollout import RolloutController
 from ._triggers import Trigger, check_triggers
-
-if TYPE_CHECKING:
-    from .._yard import Yard
+from ._workspace import Workspace
 
 __all__ = ["STEPS", "ModelLoop"]
 
@@ -44,29 +42,29 @@ class ModelLoop:
         clock: the time source (epoch seconds).
     """
 
-    def __init__(self, yard: Yard, policy: Policy, audit: Audit,
+    def __init__(self, ws: Workspace, policy: Policy, audit: Audit,
                  clock: Any = time.time) -> None:
-        self._yard = yard
+        self._ws = ws
         self.policy = policy
         self._audit = audit
         self._clock = clock
         self.model = policy.model
-        self._rollout = RolloutController(yard, policy, audit, clock)
+        self._rollout = RolloutController(ws, policy, audit, clock)
 
     def state(self) -> dict[str, Any]:
         """The stored state (``{"step": "idle"}`` before the first pass)."""
-        stored = self._yard.store.loop.state(self.model)
+        stored = self._ws.store.loop.state(self.model)
         return dict(stored.state) if stored is not None else {"step": "idle", "marks": {}}
 
     def _save(self, state: dict[str, Any]) -> None:
-        self._yard.store.loop.save_state(self.model, state)
+        self._ws.store.loop.save_state(self.model, state)
 
     def start_cycle(self, trigger: Trigger, state: dict[str, Any] | None = None) -> bool:
         """Begin a retraining cycle for ``trigger`` unless one is under way."""
         state = state if state is not None else self.state()
         if state.get("step", "idle") != "idle":
             return False
-        champion = self._yard.models.get(f"{self.model}@champion")
+        champion = self._ws.models.get(f"{self.model}@champion")
         state.update(step="retraining", cycle=uuid.uuid4().hex[:12], champion=champion.version,
                      challenger=None, trigger={"kind": trigger.kind, "reason": trigger.reason,
                                                "data": trigger.data},
@@ -100,10 +98,10 @@ class ModelLoop:
         return moved
 
     def _idle(self, state: dict[str, Any]) -> bool:
-        champion = self._yard.models.get(f"{self.model}@champion")
+        champion = self._ws.models.get(f"{self.model}@champion")
         marks: dict[str, Any] = dict(state.get("marks") or {})
         before = dict(marks)
-        trigger = check_triggers(self._yard, self.policy, champion, marks, self._clock())
+        trigger = check_triggers(self._ws, self.policy, champion, marks, self._clock())
         state["marks"] = marks
         cooling = self._clock() - float(state.get("ended_at") or 0) < \
             self.policy.triggers.cooldown_s
@@ -118,19 +116,19 @@ class ModelLoop:
         trigger = state.get("trigger") or {}
         self._audit.record_once(self.model, "trigger", cycle, str(trigger.get("reason", "")),
                                 trigger=trigger.get("kind"), **(trigger.get("data") or {}))
-        champion = self._yard.models.get(f"{self.model}@{state['champion']}")
+        champion = self._ws.models.get(f"{self.model}@{state['champion']}")
         self._audit.record_once(self.model, "retrain.started", cycle,
                                 f"retraining v{champion.version}'s spec on the newest data "
                                 f"after {trigger.get('kind')}")
         try:
-            challenger = retrain(self._yard, self.policy, champion, cycle)
+            challenger = retrain(self._ws, self.policy, champion, cycle)
         except Exception as exc:
             self._audit.record_once(self.model, "retrain.failed", cycle,
                                     f"retraining failed: {type(exc).__name__}: {exc}")
             state["outcome"] = "retrain_failed"
             return self._move(state, "idle")
         if "challenger" not in challenger.aliases:
-            self._yard.models.alias(self.model, "challenger", challenger.version,
+            self._ws.models.alias(self.model, "challenger", challenger.version,
                                     reason=f"loop cycle {cycle}: retrained after "
                                            f"{trigger.get('kind')}")
         self._audit.record_once(self.model, "retrain.finished", cycle,
@@ -146,13 +144,13 @@ class ModelLoop:
 
     def _gating(self, state: dict[str, Any]) -> bool:
         cycle = state["cycle"]
-        champion = self._yard.models.get(f"{self.model}@{state['champion']}")
-        challenger = self._yard.models.get(f"{self.model}@{state['challenger']}")
-        result = run_gate(self._yard, champion, challenger, self.policy.gate)
+        champion = self._ws.models.get(f"{self.model}@{state['champion']}")
+        challenger = self._ws.models.get(f"{self.model}@{state['challenger']}")
+        result = run_gate(self._ws, champion, challenger, self.policy.gate)
         kind = "gate.passed" if result.passed else "gate.rejected"
         self._audit.record_once(self.model, kind, cycle, result.reason, **result.to_dict())
         if not result.passed:
-            self._yard.store.loop.describe_version(
+            self._ws.store.loop.describe_version(
                 self.model, challenger.version, f"rejected by the loop's gate: {result.reason}")
             state["outcome"] = "rejected"
             return self._move(state, "idle")

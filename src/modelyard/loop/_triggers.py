@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..errors import InvalidInput, ModelyardError, StorageUnavailable
+from ..registry import Lineage
 from ._cron import parse_cron
 from ._policy import Policy
+from ._workspace import Workspace
 
 if TYPE_CHECKING:
-    from .._yard import Yard
     from ..store import ModelVersion
 
 __all__ = ["DRIFT_MEASURES", "Trigger", "check_triggers", "training_dataset"]
@@ -60,7 +61,8 @@ class Trigger:
 
 def training_dataset(champion: ModelVersion) -> tuple[str, int | None]:
     """The dataset name the champion's spec trains on, and the version it used."""
-    spec = champion.extra.get("spec") or {}
+    lineage = Lineage.find(champion)
+    spec = lineage.spec if lineage is not None else {}
     name = str(spec.get("dataset", "")).split("@", 1)[0]
     used = None
     if champion.dataset_ref and "@" in champion.dataset_ref:
@@ -82,10 +84,10 @@ def _schedule(policy: Policy, marks: dict[str, Any], now: float) -> Trigger | No
     return Trigger("schedule", f"the schedule '{cron.text}' is due", {"schedule": cron.text})
 
 
-def _new_data(yard: Yard, dataset: str, used: int | None,
+def _new_data(ws: Workspace, dataset: str, used: int | None,
               marks: dict[str, Any]) -> Trigger | None:
     seen = marks.get("dataset_version", used)
-    versions = yard.datasets.versions(dataset)
+    versions = ws.datasets.versions(dataset)
     if not versions:
         return None
     newest = versions[-1].version
@@ -102,11 +104,11 @@ def _read_file(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def _watch_folder(yard: Yard, policy: Policy, dataset: str,
+def _watch_folder(ws: Workspace, policy: Policy, dataset: str,
                   marks: dict[str, Any]) -> Trigger | None:
     folder = Path(policy.triggers.watch_folder)
     if not folder.is_absolute():
-        folder = yard.settings.project_dir / folder
+        folder = ws.settings.project_dir / folder
     if not folder.is_dir():
         return None
     found = {f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}": p
@@ -120,14 +122,14 @@ def _watch_folder(yard: Yard, policy: Policy, dataset: str,
     if not new:
         return None
     frames = [_read_file(found[key]) for key in new]
-    base = yard.datasets.load(f"{dataset}@latest")
+    base = ws.datasets.load(f"{dataset}@latest")
     try:
         combined = pd.concat([base, *(f[list(base.columns)] for f in frames)],
                              ignore_index=True)
     except KeyError as exc:
         raise InvalidInput(f"a new file in {folder} lacks columns of dataset {dataset}: "
                            f"{exc}") from exc
-    version = yard.datasets.ingest(combined, name=dataset)
+    version = ws.datasets.ingest(combined, name=dataset)
     marks["folder_files"] = sorted(found)
     names = [found[k].name for k in new]
     rows = sum(len(f) for f in frames)
@@ -136,7 +138,7 @@ def _watch_folder(yard: Yard, policy: Policy, dataset: str,
                    {"files": names, "rows": rows, "dataset": version.ref})
 
 
-def _watch_table(yard: Yard, policy: Policy, dataset: str,
+def _watch_table(ws: Workspace, policy: Policy, dataset: str,
                  marks: dict[str, Any]) -> Trigger | None:
     from sqlalchemy import create_engine, text
 
@@ -160,25 +162,25 @@ def _watch_table(yard: Yard, policy: Policy, dataset: str,
     marks["table"] = now_mark
     if seen is None or seen == now_mark:
         return None
-    version = yard.datasets.ingest_sql(f"SELECT * FROM {table}", spec["db_url"], name=dataset)
+    version = ws.datasets.ingest_sql(f"SELECT * FROM {table}", spec["db_url"], name=dataset)
     return Trigger("watch_table", f"table {table} changed from {seen['count']} to {count} rows"
                    + (f" (largest {key} {now_mark['max']})" if key else "")
                    + f"; ingested as {version.ref}",
                    {"table": table, "rows": count, "dataset": version.ref})
 
 
-def _alerts(yard: Yard, policy: Policy, marks: dict[str, Any]) -> Trigger | None:
+def _alerts(ws: Workspace, policy: Policy, marks: dict[str, Any]) -> Trigger | None:
     t = policy.triggers
     if t.monitor_window:
         try:
-            yard.monitor.check(policy.model, window=t.monitor_window,
+            ws.monitor.check(policy.model, window=t.monitor_window,
                                server_url=policy.rollout.server_url or None)
         except StorageUnavailable:
             raise
         except ModelyardError:
             pass  # no profile or log yet: nothing to alert on this pass
     seen = int(marks.get("alert_id", 0))
-    fresh = [a for a in yard.monitor.alerts(policy.model, status="open") if a.id > seen]
+    fresh = [a for a in ws.monitor.alerts(policy.model, status="open") if a.id > seen]
     if fresh:
         marks["alert_id"] = max(a.id for a in fresh)
     for alert in sorted(fresh, key=lambda a: a.id):
@@ -192,7 +194,7 @@ def _alerts(yard: Yard, policy: Policy, marks: dict[str, Any]) -> Trigger | None
     return None
 
 
-def check_triggers(yard: Yard, policy: Policy, champion: ModelVersion,
+def check_triggers(ws: Workspace, policy: Policy, champion: ModelVersion,
                    marks: dict[str, Any], now: float) -> Trigger | None:
     """Run every check the policy enables, moving ``marks`` (in place).
 
@@ -204,14 +206,14 @@ def check_triggers(yard: Yard, policy: Policy, champion: ModelVersion,
     dataset, used = training_dataset(champion)
     fired: list[Trigger] = []
     if t.watch_folder:
-        fired.append(_watch_folder(yard, policy, dataset, marks) or _none)
+        fired.append(_watch_folder(ws, policy, dataset, marks) or _none)
     if t.watch_table:
-        fired.append(_watch_table(yard, policy, dataset, marks) or _none)
+        fired.append(_watch_table(ws, policy, dataset, marks) or _none)
     if t.new_data or t.watch_folder or t.watch_table:
-        hit = _new_data(yard, dataset, used, marks)
+        hit = _new_data(ws, dataset, used, marks)
         fired.append(hit if t.new_data and hit else _none)
     if t.drift or t.accuracy_drop:
-        fired.append(_alerts(yard, policy, marks) or _none)
+        fired.append(_alerts(ws, policy, marks) or _none)
     if t.schedule:
         fired.append(_schedule(policy, marks, now) or _none)
     real = [f for f in fired if f is not _none]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._yard import Yard
+    from ..yard import Yard
 
 __all__ = ["Recipe", "RecipeOptions", "RecipeResult"]
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from .._yard import Yard
+    from ..yard import Yard
 
 __all__ = ["serving_latency_ms"]
 

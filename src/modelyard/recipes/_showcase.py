@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
 
-    from .._yard import Yard
+    from ..yard import Yard
 
 __all__ = ["ShowcaseResult", "showcase_loop"]
 

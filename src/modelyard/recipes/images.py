@@ -30,7 +30,7 @@ from ._images_data import image_frame, image_record, load_digits_split, load_mni
 from ._images_serving import serving_latency_ms
 
 if TYPE_CHECKING:
-    from .._yard import Yard
+    from ..yard import Yard
 
 __all__ = ["RECIPE", "image_record", "run", "run_on", "shift_images"]
 

@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..train._ranking import RankingSpec, split_by_user
-from ..train._ranking import relevant_items as _relevant
+from ..train import RankingSpec, split_by_user
+from ..train import relevant_items as _relevant
 from ._base import Recipe, RecipeOptions, RecipeResult
 from ._images_serving import serving_latency_ms
 from ._narrate import Narrator
 
 if TYPE_CHECKING:
-    from .._yard import Yard
+    from ..yard import Yard
 
 __all__ = ["ALS", "POPULARITY", "RECIPE", "load_ratings", "relevant_items", "run",
            "time_split"]

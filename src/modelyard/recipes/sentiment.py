@@ -28,7 +28,7 @@ from ._narrate import Narrator
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .._yard import Yard
+    from ..yard import Yard
 
 __all__ = ["RECIPE", "TFIDF", "load_reviews", "run"]
 

@@ -3,6 +3,10 @@
 from ._images import ImageInput as ImageInput
 from ._images import decode_png as decode_png
 from ._images import encode_png as encode_png
+from ._inputs import image_records as image_records
+from ._lineage import Lineage as Lineage
+from ._lineage import Split as Split
+from ._lineage import holdout_fingerprint as holdout_fingerprint
 from ._models import Models as Models
 from ._predictor import Predictor as Predictor
 from ._signature import ColumnSpec as ColumnSpec
@@ -10,5 +14,18 @@ from ._signature import OutputSpec as OutputSpec
 from ._signature import Signature as Signature
 from ._signature import infer_signature as infer_signature
 
-__all__ = ["ColumnSpec", "ImageInput", "Models", "OutputSpec", "Predictor", "Signature",
-           "decode_png", "encode_png", "infer_signature"]
+__all__ = [
+    "ColumnSpec",
+    "ImageInput",
+    "Lineage",
+    "Models",
+    "OutputSpec",
+    "Predictor",
+    "Signature",
+    "Split",
+    "decode_png",
+    "encode_png",
+    "holdout_fingerprint",
+    "image_records",
+    "infer_signature",
+]

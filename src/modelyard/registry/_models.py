@@ -16,13 +16,14 @@ import pandas as pd
 from ..errors import Conflict, InvalidInput, NotFound
 from ..store import AliasEvent, Model, ModelVersion, Store
 from ._formats import get_format
+from ._lineage import LINEAGE_KEY, Lineage
 from ._predictor import Predictor
 from ._refs import check_alias, check_model_name, parse_ref
 from ._signature import Signature, infer_signature, signature_from
 
 __all__ = ["Models"]
 
-_RESERVED_EXTRA = ("format_info", "libraries", "size", "input_example")
+_RESERVED_EXTRA = ("format_info", "libraries", "size", "input_example", "lineage")
 _EXAMPLE_ROWS = 5
 
 
@@ -57,11 +58,15 @@ def _check_extra(extra: dict[str, Any] | None) -> dict[str, Any]:
     taken = sorted(k for k in extra if k in _RESERVED_EXTRA)
     if taken:
         raise InvalidInput(f"extra keys {', '.join(taken)} are reserved by modelyard; rename them")
+    return _json(dict(extra), "extra")
+
+
+def _json(data: dict[str, Any], what: str) -> dict[str, Any]:
     try:
-        json.dumps(extra)
+        json.dumps(data)
     except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"extra must be JSON-serialisable: {exc}") from exc
-    return dict(extra)
+        raise InvalidInput(f"{what} must be JSON-serialisable: {exc}") from exc
+    return data
 
 
 def _example_records(example: Any) -> list[dict[str, Any]] | None:
@@ -121,6 +126,7 @@ class Models:
         description: str = "",
         code_version: str | None = None,
         format: str = "skops",
+        lineage: Lineage | None = None,
     ) -> ModelVersion:
         """Store a fitted model as the next version of ``name``.
 
@@ -143,6 +149,8 @@ class Models:
             code_version: the code's version; the run's git commit by default.
             format: ``"skops"`` (default, safe), ``"onnx"`` (needs the ``onnx`` extra) or
                 ``"pickle"`` (loads only with ``allow_pickle``).
+            lineage: what it was trained to do and on which rows (training gives it);
+                read back with :meth:`Lineage.of`.
 
         Returns:
             The new version.
@@ -162,6 +170,8 @@ class Models:
         dataset_version_id = _dataset_version_id(dataset_version)
         clean_metrics = _check_metrics(metrics)
         clean_extra = _check_extra(extra)
+        if lineage is not None:
+            clean_extra[LINEAGE_KEY] = _json(lineage.to_dict(), "lineage")
         if not isinstance(description, str):
             raise InvalidInput("description must be a string")
         if run_id is not None:

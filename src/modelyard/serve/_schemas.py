@@ -24,8 +24,7 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
 from ..errors import InvalidInput, ValidationFailed
-from ..registry import ColumnSpec, Signature
-from ..registry._inputs import image_records
+from ..registry import ColumnSpec, Signature, image_records
 from ._errors import PayloadTooLarge
 
 __all__ = ["InputSchema", "ParsedInput", "output_schema"]

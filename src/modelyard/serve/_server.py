@@ -27,7 +27,7 @@ SPEC_ENV = "MODELYARD_SERVE_SPEC"
 
 def app_from_env() -> Any:
     """The app a uvicorn worker process builds from ``MODELYARD_SERVE_SPEC``."""
-    from .._yard import open as open_yard
+    from ..yard import open as open_yard
     from ._app import create_app
 
     spec = json.loads(os.environ[SPEC_ENV])
@@ -69,7 +69,7 @@ def serve(
     common: dict[str, Any] = dict(host=settings.serve_host, port=settings.serve_port,
                                   log_level=log_level, access_log=False, lifespan="on",
                                   timeout_graceful_shutdown=30, server_header=False)
-    from .._yard import Yard
+    from ..yard import Yard
 
     if settings.serve_workers == 1:
         from ._app import create_app

@@ -9,8 +9,8 @@ from sklearn import metrics as skm
 
 from ..errors import InvalidInput
 
-__all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "evaluate", "lower_is_better",
-           "scorer_for"]
+__all__ = ["CLASSIFICATION_METRICS", "LOWER_IS_BETTER", "REGRESSION_METRICS", "evaluate",
+           "lower_is_better", "scorer_for"]
 
 CLASSIFICATION_METRICS = (
     "accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss",

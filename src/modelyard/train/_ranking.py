@@ -33,7 +33,6 @@ Example (TOML)::
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,77 +40,19 @@ import pandas as pd
 from sklearn.base import clone
 
 from ..errors import InvalidInput
+from ..registry import Lineage
+from ._holdout import cut_by_user
+from ._ranking_spec import RankingSpec, ranking_scores, relevant_items
 from ._recommend import PopularityRecommender
+from ._result import TrainResult
+from ._workspace import Workspace
 
 if TYPE_CHECKING:
-    from .._yard import Yard
     from ._spec import TrainSpec
 
-__all__ = ["RankingSpec", "ranking_holdout", "ranking_scores", "split_by_user",
-           "train_ranking"]
+__all__ = ["train_ranking"]
 
 _Array = np.ndarray[Any, Any]
-_KEYS = {"user", "item", "time", "k", "relevant_min"}
-
-
-@dataclass(frozen=True)
-class RankingSpec:
-    """The ``[ranking]`` table of a spec.
-
-    Attributes:
-        user: the user id column (the model's one input).
-        item: the item id column.
-        time: the column that orders each user's interactions; none for a random split.
-        k: how many items to recommend and to judge.
-        relevant_min: a future interaction counts as liked from this weight on; ``None``
-            counts every one.
-    """
-
-    user: str
-    item: str
-    time: str = ""
-    k: int = 10
-    relevant_min: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data."""
-        return asdict(self)
-
-    @classmethod
-    def parse(cls, raw: Any, where: str) -> RankingSpec:
-        """Check the ``[ranking]`` table.
-
-        Raises:
-            InvalidInput: a missing or unknown key, or a value of the wrong kind, named.
-        """
-        if not isinstance(raw, dict):
-            raise InvalidInput(f"task 'ranking'{where} needs a [ranking] table with user and "
-                               "item (the column names), e.g. user = \"user_id\", item = "
-                               "\"movie_id\"")
-        unknown = set(raw) - _KEYS
-        if unknown:
-            raise InvalidInput(f"[ranking]{where} takes only: {', '.join(sorted(_KEYS))}; "
-                               f"not {', '.join(sorted(unknown))}")
-        for key in ("user", "item"):
-            if not isinstance(raw.get(key), str) or not raw[key]:
-                raise InvalidInput(f"[ranking]{where} needs '{key}': the name of the "
-                                   f"{key} id column")
-        if raw["user"] == raw["item"]:
-            raise InvalidInput(f"[ranking]{where}: user and item must be different columns")
-        k = raw.get("k", 10)
-        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 1000:
-            raise InvalidInput(f"[ranking] k{where} must be a whole number from 1 to 1000; "
-                               f"got {k!r}")
-        relevant = raw.get("relevant_min")
-        if relevant is not None and (isinstance(relevant, bool)
-                                     or not isinstance(relevant, int | float)):
-            raise InvalidInput(f"[ranking] relevant_min{where} must be a number; got "
-                               f"{relevant!r}")
-        when = raw.get("time", "")
-        if not isinstance(when, str):
-            raise InvalidInput(f"[ranking] time{where} must be a column name")
-        return cls(user=raw["user"], item=raw["item"], time=when, k=k,
-                   relevant_min=None if relevant is None else float(relevant))
 
 
 def _check_columns(frame: pd.DataFrame, spec: TrainSpec, ranking: RankingSpec) -> None:
@@ -134,61 +75,6 @@ def _check_columns(frame: pd.DataFrame, spec: TrainSpec, ranking: RankingSpec) -
                            "weight and must be numeric (a rating, a count)")
 
 
-def split_by_user(frame: pd.DataFrame, ranking: RankingSpec, share: float, seed: int = 0
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Each user's past and future: the newest ``share`` of every user's interactions (by the
-    time column, or a seeded random share without one) is the future.
-
-    A single global cut in time would leave few users on both sides when users rate in
-    bursts, so the cut is per user (temporal leave-last-out evaluation).
-    """
-    if ranking.time:
-        ordered = frame.sort_values([ranking.user, ranking.time, ranking.item], kind="stable")
-    else:
-        shuffled = frame.sample(frac=1.0, random_state=seed)
-        ordered = shuffled.sort_values(ranking.user, kind="stable")
-    rank = ordered.groupby(ranking.user).cumcount()
-    size = ordered.groupby(ranking.user)[ranking.item].transform("size")
-    future = rank >= np.ceil(size * (1 - share))
-    return ordered[~future], ordered[future]
-
-
-def relevant_items(past: pd.DataFrame, future: pd.DataFrame, ranking: RankingSpec,
-                   target: str) -> tuple[_Array, list[set[int]]]:
-    """The users of ``future`` met in ``past`` who liked something new, with what they
-    liked."""
-    liked = future[future[ranking.user].isin(past[ranking.user])]
-    if ranking.relevant_min is not None:
-        liked = liked[liked[target] >= ranking.relevant_min]
-    seen = pd.MultiIndex.from_frame(past[[ranking.user, ranking.item]])
-    met = pd.MultiIndex.from_frame(liked[[ranking.user, ranking.item]]).isin(seen)
-    liked = liked[~met]
-    groups = liked.groupby(ranking.user)[ranking.item]
-    users = np.array([user for user, _ in groups], dtype=np.int64)
-    return users, [set(np.asarray(items, dtype=np.int64).tolist()) for _, items in groups]
-
-
-def ranking_holdout(frame: pd.DataFrame, ranking: RankingSpec, target: str, share: float,
-                    seed: int = 0) -> tuple[_Array, list[set[int]]]:
-    """The held-out users and what each went on to like, cut as training cuts them."""
-    past, future = split_by_user(frame, ranking, share, seed)
-    return relevant_items(past, future, ranking, target)
-
-
-def ranking_scores(recommended: Any, relevant: list[set[int]], k: int) -> dict[str, _Array]:
-    """Per user: ``precision@k``, ``recall@k`` and ``ndcg@k`` (binary gains)."""
-    top = np.asarray(recommended)[:, :k]
-    hits = np.array([[item in rel for item in row] for row, rel in
-                     zip(top.tolist(), relevant, strict=True)], dtype=bool).reshape(len(top), -1)
-    discounts = 1.0 / np.log2(np.arange(2, hits.shape[1] + 2))
-    ideal = np.array([discounts[:min(len(r), hits.shape[1])].sum() for r in relevant])
-    found = hits.sum(axis=1)
-    return {f"precision@{k}": found / k,
-            f"recall@{k}": found / np.array([max(len(r), 1) for r in relevant]),
-            f"ndcg@{k}": np.where(ideal > 0, (hits @ discounts) / np.where(ideal > 0, ideal, 1),
-                                  0.0)}
-
-
 def _metrics(model: Any, users: _Array, relevant: list[set[int]], k: int) -> dict[str, float]:
     if len(users) == 0:
         return {f"precision@{k}": float("nan"), f"recall@{k}": float("nan"),
@@ -202,7 +88,8 @@ def _fit(model: Any, past: pd.DataFrame, ranking: RankingSpec, target: str) -> A
                      sample_weight=past[target].to_numpy(dtype=np.float64))
 
 
-def train_ranking(yard: Yard, spec: TrainSpec, *, aliases: tuple[str, ...]) -> Any:
+def train_ranking(workspace: Workspace, spec: TrainSpec, *,
+                  aliases: tuple[str, ...]) -> TrainResult:
     """Fit, judge, log and register a recommender as a ranking spec says.
 
     Returns:
@@ -212,7 +99,6 @@ def train_ranking(yard: Yard, spec: TrainSpec, *, aliases: tuple[str, ...]) -> A
         InvalidInput: the spec, columns or estimator are wrong.
     """
     from ._estimator import build_estimator
-    from ._train import TrainResult
 
     ranking = spec.ranking
     if ranking is None:
@@ -223,8 +109,8 @@ def train_ranking(yard: Yard, spec: TrainSpec, *, aliases: tuple[str, ...]) -> A
     if spec.threshold or spec.cv:
         raise InvalidInput("a ranking spec takes neither evaluation.threshold nor "
                            "evaluation.cv; it is judged on each user's future")
-    version = yard.datasets.get(spec.dataset)
-    frame = yard.datasets.load(version.ref)
+    version = workspace.datasets.get(spec.dataset)
+    frame = workspace.datasets.load(version.ref)
     _check_columns(frame, spec, ranking)
     frame = frame.dropna(subset=[ranking.user, ranking.item, spec.target])
     estimator = build_estimator(spec.estimator)
@@ -238,7 +124,7 @@ def train_ranking(yard: Yard, spec: TrainSpec, *, aliases: tuple[str, ...]) -> A
                            f"({ranking.k}); give k once, in [ranking]")
     if "k" in estimator.get_params():
         estimator.set_params(k=ranking.k)
-    past, future = split_by_user(frame, ranking, spec.test_size, spec.seed)
+    past, future, split = cut_by_user(frame, ranking, test_size=spec.test_size, seed=spec.seed)
     users, relevant = relevant_items(past, future, ranking, spec.target)
     if len(users) == 0:
         raise InvalidInput(f"no user of {version.ref} liked a new item in their newest "
@@ -246,7 +132,7 @@ def train_ranking(yard: Yard, spec: TrainSpec, *, aliases: tuple[str, ...]) -> A
                            "lower relevant_min or use more data")
     k = ranking.k
     primary = spec.primary_metric or f"ndcg@{k}"
-    with yard.run(spec.run_name or f"train-{spec.model}", experiment=spec.experiment,
+    with workspace.runs.start(spec.run_name or f"train-{spec.model}", experiment=spec.experiment,
                   tags={"model": spec.model, "task": "ranking", **spec.tags}) as run:
         run.log_input(version, role="train")
         run.log_params({
@@ -272,15 +158,15 @@ def train_ranking(yard: Yard, spec: TrainSpec, *, aliases: tuple[str, ...]) -> A
         run.log_metrics(metrics)
         example = pd.DataFrame({ranking.user: past[ranking.user].drop_duplicates().head(20)
                                 .to_numpy(dtype=np.int64)})
-        registered = yard.models.register(
+        lineage = Lineage(task="ranking", target=spec.target, features=(ranking.user,),
+                          primary_metric=primary, higher_is_better=True, split=split,
+                          spec=spec.to_dict(), ranking=ranking.to_dict())
+        registered = workspace.models.register(
             spec.model, model, run_id=run.id, dataset_version=version, input_example=example,
-            metrics=metrics,
-            extra={"task": "ranking", "target": spec.target, "features": [ranking.user],
-                   "primary_metric": primary, "higher_is_better": True,
-                   "ranking": ranking.to_dict(), "spec": spec.to_dict()})
+            metrics=metrics, lineage=lineage)
         run.set_tag("model_version", registered.ref)
     for alias in aliases:
-        yard.models.alias(spec.model, alias, registered.version,
-                          reason=f"set by training run {run.id}")
-    return TrainResult(run_id=run.id, model_version=yard.models.get(registered.ref),
+        workspace.models.alias(spec.model, alias, registered.version,
+                               reason=f"set by training run {run.id}")
+    return TrainResult(run_id=run.id, model_version=workspace.models.get(registered.ref),
                        metrics=metrics, task="ranking")

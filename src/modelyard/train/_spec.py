@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import InvalidInput
 from ..store import check_name
-from ._ranking import RankingSpec
+from ._ranking_spec import RankingSpec
 
 __all__ = ["EstimatorSpec", "TrainSpec", "TuneSpec", "load_spec"]
 

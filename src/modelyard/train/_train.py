@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,7 +14,7 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 
 from ..errors import InvalidInput
-from ..registry import infer_signature
+from ..registry import Lineage, infer_signature
 from ._estimator import (
     build_estimator,
     default_search_space,
@@ -22,40 +22,18 @@ from ._estimator import (
     prepare_categoricals,
     with_preprocessing,
 )
+from ._holdout import cut
 from ._metrics import default_primary, evaluate, label_scorer, lower_is_better, scorer_for
+from ._ranking import train_ranking
+from ._result import TrainResult
 from ._spec import TrainSpec, TuneSpec, load_spec
 from ._tune import tune
+from ._workspace import Workspace
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from .._yard import Yard
-
 __all__ = ["TrainResult", "train"]
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What a training produced.
-
-    Attributes:
-        run_id: the tracked run.
-        model_version: the registered version.
-        metrics: test-set metrics (and ``cv_<metric>_mean``/``_std`` when cross-validated).
-        best_params: the tuned parameters, empty when not tuned.
-        task: ``classification`` or ``regression``.
-    """
-
-    run_id: str
-    model_version: Any
-    metrics: dict[str, float]
-    best_params: dict[str, Any] = field(default_factory=dict)
-    task: str = ""
-
-    @property
-    def ref(self) -> str:
-        """The registered version's reference, ``name/versions/N``."""
-        return str(self.model_version.ref)
 
 
 def _columns(spec: TrainSpec, frame: pd.DataFrame) -> list[str]:
@@ -86,7 +64,7 @@ def _progress(enabled: bool) -> AbstractContextManager[Progress | None]:
 
 
 def train(
-    yard: Yard,
+    workspace: Workspace,
     spec: str | os.PathLike[str] | dict[str, Any] | TrainSpec,
     *,
     tune_trials: int | None = None,
@@ -96,7 +74,8 @@ def train(
     """Fit, evaluate, log and register a model as a spec says.
 
     Args:
-        yard: the yard to read data from and record into.
+        workspace: where the data is read and the run and version recorded (a
+            :class:`~modelyard.Yard`, or any :class:`Workspace`).
         spec: a spec file (.toml, .yaml, .py), a dict, or a :class:`TrainSpec`.
         tune_trials: run this many Optuna trials (each a child run) and keep the best;
             overrides the spec's ``[tune] trials``.
@@ -121,12 +100,9 @@ def train(
     if aliases is not None:
         spec = replace(spec, aliases=aliases)
     if spec.task == "ranking":
-        from ._ranking import train_ranking
-
-        result: TrainResult = train_ranking(yard, spec, aliases=spec.aliases)
-        return result
-    version = yard.datasets.get(spec.dataset)
-    frame = yard.datasets.load(version.ref)
+        return train_ranking(workspace, spec, aliases=spec.aliases)
+    version = workspace.datasets.get(spec.dataset)
+    frame = workspace.datasets.load(version.ref)
     features = _columns(spec, frame)
     frame = frame.dropna(subset=[spec.target])
     X, y = prepare_categoricals(frame[features]), frame[spec.target]
@@ -137,13 +113,11 @@ def train(
         raise InvalidInput(f"target {spec.target!r} has a single class; nothing to learn")
     estimator = base if spec.preprocess == "none" else with_preprocessing(base, X)
     primary = spec.primary_metric or default_primary(task, n_classes)
-    stratify = spec.target if task == "classification" and y.value_counts().min() >= 2 else None
-    train_df, test_df = yard.datasets.split(frame[[*features, spec.target]],
-                                            test_size=spec.test_size, seed=spec.seed,
-                                            stratify=stratify)
+    train_df, test_df, split = cut(frame, target=spec.target, features=features, task=task,
+                                   test_size=spec.test_size, seed=spec.seed)
     X_train, y_train = prepare_categoricals(train_df[features]), train_df[spec.target]
     X_test, y_test = prepare_categoricals(test_df[features]), test_df[spec.target]
-    with _progress(progress) as bars, yard.run(
+    with _progress(progress) as bars, workspace.runs.start(
         spec.run_name or f"train-{spec.model}", experiment=spec.experiment,
         tags={"model": spec.model, "task": task, **spec.tags},
     ) as run:
@@ -190,21 +164,21 @@ def train(
             image = dict(spec.image)
             signature = infer_signature(X_train.head(50), model).with_image(
                 str(image.pop("name", "image")), **image)
-        registered = yard.models.register(
+        classes = getattr(model, "classes_", None)
+        lineage = Lineage(
+            task=task, target=spec.target, features=tuple(features), primary_metric=primary,
+            higher_is_better=not lower_is_better(primary), split=split, spec=spec.to_dict(),
+            classes=() if classes is None else tuple(np.asarray(classes).tolist()),
+            threshold=({"value": metrics["threshold"], "chosen_for": spec.threshold}
+                       if spec.threshold else None))
+        registered = workspace.models.register(
             spec.model, model, run_id=run.id, dataset_version=version, signature=signature,
-            input_example=X_train.head(50), metrics=metrics,
-            extra={"task": task, "target": spec.target, "features": features,
-                   "primary_metric": primary,
-                   "higher_is_better": not lower_is_better(primary),
-                   "spec": spec.to_dict(),
-                   **({"threshold": {"value": metrics["threshold"], "chosen_for":
-                                     spec.threshold}} if spec.threshold else {})},
-        )
+            input_example=X_train.head(50), metrics=metrics, lineage=lineage)
         run.set_tag("model_version", registered.ref)
     for alias in spec.aliases:
-        yard.models.alias(spec.model, alias, registered.version,
-                          reason=f"set by training run {run.id}")
-    return TrainResult(run_id=run.id, model_version=yard.models.get(registered.ref),
+        workspace.models.alias(spec.model, alias, registered.version,
+                               reason=f"set by training run {run.id}")
+    return TrainResult(run_id=run.id, model_version=workspace.models.get(registered.ref),
                        metrics=metrics, best_params=best_params, task=task)
 
 
