@@ -17,7 +17,8 @@ from typing import Any, cast
 
 from .errors import InvalidInput
 
-__all__ = ["SETTINGS", "Setting", "Settings", "default", "load_settings"]
+__all__ = ["CONFIG_FILE", "SETTINGS", "Setting", "Settings", "default", "load_settings",
+           "read_config_file"]
 
 CONFIG_FILE = "modelyard.toml"
 STATE_DIR = ".modelyard"
@@ -47,78 +48,110 @@ def _bool(value: str) -> bool:
     raise ValueError(value)
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("db_url", str, "", "SQLAlchemy URL of the metadata database; "
-            "empty means SQLite at .modelyard/yard.db in the project folder"),
-    Setting("artifacts", str, "", "fsspec URL or folder of the artifact store; "
-            "empty means .modelyard/artifacts in the project folder"),
-    Setting("metric_flush_interval_s", float, 1.0,
-            "how often a run's background writer flushes buffered metrics"),
-    Setting("metric_flush_max_rows", int, 5000,
-            "buffered metric values that trigger an early flush"),
-    Setting("run_heartbeat_s", float, 30.0,
-            "how often a running run proves it is alive; runs silent for 4 heartbeats "
-            "on another host are marked failed"),
-    Setting("gc_grace_s", float, 3600.0,
-            "artifacts younger than this are never collected (a writer may not have "
-            "committed their metadata yet)"),
-    Setting("allow_pickle", _bool, False,
-            "load models stored as plain pickle (only for files you trust)"),
-    Setting("busy_timeout_ms", int, 30000,
-            "how long a SQLite writer waits for another writer before giving up"),
-    Setting("serve_host", str, "127.0.0.1",
-            "the address `modelyard serve` listens on (0.0.0.0 to accept remote clients)"),
-    Setting("serve_port", int, 8000, "the port `modelyard serve` listens on"),
-    Setting("serve_workers", int, 1, "server processes of `modelyard serve`"),
-    Setting("max_batch_size", int, 64,
-            "most rows the server predicts in one call when it gathers concurrent requests"),
-    Setting("max_batch_wait_ms", float, 2.0,
-            "longest a request waits for others to join its batch (only while more are "
-            "known to be on their way)"),
-    Setting("predict_threads", int, 1,
-            "threads one model call may use (OpenMP, BLAS) in the server; 0 leaves the "
-            "libraries' default. Batching, not threads inside a call, scales small requests"),
-    Setting("max_body_bytes", int, 1_048_576, "largest prediction request body accepted"),
-    Setting("max_rows_per_request", int, 1000, "most records in one prediction request"),
-    Setting("swap_poll_interval_s", float, 2.0,
-            "how often the server checks the registry for moved aliases and revoked keys"),
-    Setting("canary_timeout_ms", float, 250.0,
-            "a canary request the challenger has not answered in this time is answered by "
-            "the champion instead (and counted as the challenger's fallback)"),
-    Setting("log_predictions", _bool, True,
-            "write every served prediction to the prediction log (what monitoring reads)"),
-    Setting("log_rotate_mb", float, 64.0,
-            "a prediction log file is closed and a new one started past this size"),
-    Setting("log_rotate_s", float, 300.0,
-            "... or when it is this old; only closed files are visible to readers"),
-    Setting("log_flush_interval_s", float, 0.5,
-            "how often the prediction log writer appends what requests queued"),
-    Setting("log_max_queue_rows", int, 1_000_000,
-            "rows the prediction log may hold in memory; past it, rows are dropped and "
-            "counted rather than slowing requests"),
-    Setting("monitor_window", str, "daily",
-            "how `modelyard monitor` cuts the log: hourly, daily or last:N predictions"),
-    Setting("psi_threshold", float, 0.2,
-            "a feature (or the predictions) drifted when its PSI is above this"),
-    Setting("psi_min_rows", int, 200,
-            "PSI is computed only for windows with at least this many values of a feature"),
-    Setting("ks_pvalue_threshold", float, 0.01,
-            "a numeric feature drifted when its KS p-value is below this ..."),
-    Setting("ks_min_statistic", float, 0.1,
-            "... and its KS statistic (largest CDF gap) is at least this"),
-    Setting("chi2_pvalue_threshold", float, 0.01,
-            "a categorical feature drifted when its chi-squared p-value is below this ..."),
-    Setting("js_threshold", float, 0.1,
-            "... and its Jensen-Shannon distance (base 2) is at least this"),
-    Setting("alert_accuracy_drop", float, 0.05,
-            "alert when a window's accuracy is this far below the registered one (0.05: 5 "
-            "points)"),
-    Setting("alert_latency_p99_ms", float, 100.0, "alert when a window's p99 latency is above"),
-    Setting("alert_error_rate", float, 0.01, "alert when a window's error rate is above"),
-    Setting("alert_webhook_url", str, "",
-            "where alert incidents are posted as JSON when opened and resolved (empty: none)"),
-    Setting("monitor_min_labelled_rows", int, 30,
-            "quality alerts wait for this many labelled predictions in a window"),
+def _setting(default: Any, doc: str) -> Any:
+    return dataclasses.field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings in force for one project folder; each field is one setting, declared
+    here once with its default and what it does (:data:`SETTINGS` lists them).
+
+    Example:
+        >>> s = load_settings("/tmp/proj", db_url="sqlite:////tmp/x.db")
+        >>> s.db_url
+        'sqlite:////tmp/x.db'
+    """
+
+    project_dir: Path
+    db_url: str = _setting("",
+        "SQLAlchemy URL of the metadata database; empty means SQLite at .modelyard/yard.db in the"
+        " project folder")
+    artifacts: str = _setting("",
+        "fsspec URL or folder of the artifact store; empty means .modelyard/artifacts in the "
+        "project folder")
+    metric_flush_interval_s: float = _setting(1.0,
+        "how often a run's background writer flushes buffered metrics")
+    metric_flush_max_rows: int = _setting(5000,
+        "buffered metric values that trigger an early flush")
+    run_heartbeat_s: float = _setting(30.0,
+        "how often a running run proves it is alive; runs silent for 4 heartbeats on another host"
+        " are marked failed")
+    gc_grace_s: float = _setting(3600.0,
+        "artifacts younger than this are never collected (a writer may not have committed their "
+        "metadata yet)")
+    allow_pickle: bool = _setting(False,
+        "load models stored as plain pickle (only for files you trust)")
+    busy_timeout_ms: int = _setting(30_000,
+        "how long a SQLite writer waits for another writer before giving up")
+    serve_host: str = _setting("127.0.0.1",
+        "the address `modelyard serve` listens on (0.0.0.0 to accept remote clients)")
+    serve_port: int = _setting(8000, "the port `modelyard serve` listens on")
+    serve_workers: int = _setting(1, "server processes of `modelyard serve`")
+    max_batch_size: int = _setting(64,
+        "most rows the server predicts in one call when it gathers concurrent requests")
+    max_batch_wait_ms: float = _setting(2.0,
+        "longest a request waits for others to join its batch (only while more are known to be on"
+        " their way)")
+    predict_threads: int = _setting(1,
+        "threads one model call may use (OpenMP, BLAS) in the server; 0 leaves the libraries' "
+        "default. Batching, not threads inside a call, scales small requests")
+    max_body_bytes: int = _setting(1_048_576, "largest prediction request body accepted")
+    max_rows_per_request: int = _setting(1000, "most records in one prediction request")
+    swap_poll_interval_s: float = _setting(2.0,
+        "how often the server checks the registry for moved aliases and revoked keys")
+    canary_timeout_ms: float = _setting(250.0,
+        "a canary request the challenger has not answered in this time is answered by the "
+        "champion instead (and counted as the challenger's fallback)")
+    log_predictions: bool = _setting(True,
+        "write every served prediction to the prediction log (what monitoring reads)")
+    log_rotate_mb: float = _setting(64.0,
+        "a prediction log file is closed and a new one started past this size")
+    log_rotate_s: float = _setting(300.0,
+        "... or when it is this old; only closed files are visible to readers")
+    log_flush_interval_s: float = _setting(0.5,
+        "how often the prediction log writer appends what requests queued")
+    log_max_queue_rows: int = _setting(1_000_000,
+        "rows the prediction log may hold in memory; past it, rows are dropped and counted rather"
+        " than slowing requests")
+    monitor_window: str = _setting("daily",
+        "how `modelyard monitor` cuts the log: hourly, daily or last:N predictions")
+    psi_threshold: float = _setting(0.2,
+        "a feature (or the predictions) drifted when its PSI is above this")
+    psi_min_rows: int = _setting(200,
+        "PSI is computed only for windows with at least this many values of a feature")
+    ks_pvalue_threshold: float = _setting(0.01,
+        "a numeric feature drifted when its KS p-value is below this ...")
+    ks_min_statistic: float = _setting(0.1,
+        "... and its KS statistic (largest CDF gap) is at least this")
+    chi2_pvalue_threshold: float = _setting(0.01,
+        "a categorical feature drifted when its chi-squared p-value is below this ...")
+    js_threshold: float = _setting(0.1,
+        "... and its Jensen-Shannon distance (base 2) is at least this")
+    alert_accuracy_drop: float = _setting(0.05,
+        "alert when a window's accuracy is this far below the registered one (0.05: 5 points)")
+    alert_latency_p99_ms: float = _setting(100.0, "alert when a window's p99 latency is above")
+    alert_error_rate: float = _setting(0.01, "alert when a window's error rate is above")
+    alert_webhook_url: str = _setting("",
+        "where alert incidents are posted as JSON when opened and resolved (empty: none)")
+    monitor_min_labelled_rows: int = _setting(30,
+        "quality alerts wait for this many labelled predictions in a window")
+
+    @property
+    def state_dir(self) -> Path:
+        """The folder holding the default SQLite file and artifacts."""
+        return self.project_dir / STATE_DIR
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed."""
+        return dataclasses.replace(self, **changes)
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {"str": str, "int": int, "float": float,
+                                              "bool": _bool}
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(f.name, _PARSERS[str(f.type)], f.default, f.metadata["doc"])
+    for f in dataclasses.fields(Settings) if "doc" in f.metadata
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -131,63 +164,6 @@ def default(name: str) -> Any:
         0.2
     """
     return _BY_NAME[name].default
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The settings in force for one project folder.
-
-    Example:
-        >>> s = load_settings("/tmp/proj", db_url="sqlite:////tmp/x.db")
-        >>> s.db_url
-        'sqlite:////tmp/x.db'
-    """
-
-    project_dir: Path
-    db_url: str
-    artifacts: str
-    metric_flush_interval_s: float
-    metric_flush_max_rows: int
-    run_heartbeat_s: float
-    gc_grace_s: float
-    allow_pickle: bool
-    busy_timeout_ms: int
-    serve_host: str
-    serve_port: int
-    serve_workers: int
-    max_batch_size: int
-    max_batch_wait_ms: float
-    predict_threads: int
-    max_body_bytes: int
-    max_rows_per_request: int
-    swap_poll_interval_s: float
-    canary_timeout_ms: float
-    log_predictions: bool
-    log_rotate_mb: float
-    log_rotate_s: float
-    log_flush_interval_s: float
-    log_max_queue_rows: int
-    monitor_window: str
-    psi_threshold: float
-    psi_min_rows: int
-    ks_pvalue_threshold: float
-    ks_min_statistic: float
-    chi2_pvalue_threshold: float
-    js_threshold: float
-    alert_accuracy_drop: float
-    alert_latency_p99_ms: float
-    alert_error_rate: float
-    alert_webhook_url: str
-    monitor_min_labelled_rows: int
-
-    @property
-    def state_dir(self) -> Path:
-        """The folder holding the default SQLite file and artifacts."""
-        return self.project_dir / STATE_DIR
-
-    def replace(self, **changes: Any) -> Settings:
-        """A copy with some settings changed."""
-        return dataclasses.replace(self, **changes)
 
 
 def _coerce(setting: Setting, value: Any, origin: str) -> Any:
@@ -207,8 +183,14 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
     )
 
 
-def _read_toml(project_dir: Path) -> dict[str, Any]:
-    path = project_dir / CONFIG_FILE
+def read_config_file(project_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``modelyard.toml`` of a project folder as plain data: its settings and its other
+    tables (``[loop.<model>]``); empty when there is no file. The one place it is parsed.
+
+    Raises:
+        InvalidInput: the file is not valid TOML.
+    """
+    path = Path(project_dir) / CONFIG_FILE
     if not path.is_file():
         return {}
     try:
@@ -240,7 +222,7 @@ def load_settings(
     """
     root = Path(project_dir if project_dir is not None else os.getcwd()).resolve()
     environ = os.environ if env is None else env
-    file_values = _read_toml(root)
+    file_values = read_config_file(root)
     values: dict[str, Any] = {}
     for key in list(overrides) + [k for k in file_values if k != "loop"]:
         if key not in _BY_NAME and not isinstance(file_values.get(key), dict):

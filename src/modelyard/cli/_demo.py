@@ -59,7 +59,9 @@ _SHIFTED = ("mean_radius", "worst_radius", "mean_area", "worst_area", "mean_peri
 
 
 def _step(n: int, text: str) -> None:
-    console().rule(f"[bold cyan]{n}. {text}", align="left")
+    from ..recipes import step_heading
+
+    step_heading(console(), n, text)
 
 
 @app.command()
@@ -158,7 +160,7 @@ def demo(
               [(r.id[:12], r.name, r.status, number(r.metrics.get("roc_auc", "")),
                 children if i == 0 else "") for i, r in enumerate(runs)])
         if loop:
-            from ..recipes._showcase import showcase_loop
+            from ..recipes import showcase_loop
 
             shifted = frame.copy()
             for column in _SHIFTED:

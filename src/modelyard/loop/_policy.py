@@ -34,11 +34,11 @@ or a :class:`Policy` built in Python and given to ``yard.loop.set_policy``.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import CONFIG_FILE, read_config_file
 from ..errors import InvalidInput
 from ._cron import parse_cron
 
@@ -254,14 +254,8 @@ def load_policies(project_dir: str | Path) -> dict[str, Policy]:
     Raises:
         InvalidInput: the file is not TOML, or a policy is wrong.
     """
-    path = Path(project_dir) / "modelyard.toml"
-    if not path.is_file():
-        return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"{path} is not valid TOML: {exc}") from exc
-    section = data.get("modelyard", data).get("loop", {})
+    path = Path(project_dir) / CONFIG_FILE
+    section = read_config_file(project_dir).get("loop", {})
     if not isinstance(section, dict):
         raise InvalidInput(f"'loop' in {path} must be a table of [loop.<model>] tables")
     return {name: policy_from_dict(name, raw, source=str(path))

@@ -14,9 +14,13 @@ from ..errors import InvalidInput, NotFound
 from ._base import Recipe as Recipe
 from ._base import RecipeOptions as RecipeOptions
 from ._base import RecipeResult as RecipeResult
+from ._narrate import Narrator as Narrator
+from ._narrate import step_heading as step_heading
+from ._showcase import ShowcaseResult as ShowcaseResult
+from ._showcase import showcase_loop as showcase_loop
 
-__all__ = ["RECIPE_NAMES", "Recipe", "RecipeOptions", "RecipeResult", "get_recipe",
-           "list_recipes"]
+__all__ = ["RECIPE_NAMES", "Narrator", "Recipe", "RecipeOptions", "RecipeResult",
+           "ShowcaseResult", "get_recipe", "list_recipes", "showcase_loop", "step_heading"]
 
 RECIPE_NAMES = ("fraud", "images", "movies", "sentiment")
 

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["Narrator", "fmt"]
+__all__ = ["Narrator", "fmt", "step_heading"]
+
+
+def step_heading(console: Console, n: int, text: str) -> None:
+    """Print the heading of numbered step ``n``: the one look of every narrated step (the
+    demo, the recipes and the loop's showcase)."""
+    console.rule(f"[bold cyan]{n}. {text}", align="left")
 
 
 def fmt(value: Any) -> str:
@@ -36,7 +42,7 @@ class Narrator:
         """Start the next numbered step."""
         self.n += 1
         if self.console is not None:
-            self.console.rule(f"[bold cyan]{self.n}. {text}", align="left")
+            step_heading(self.console, self.n, text)
 
     def __call__(self, text: str) -> None:
         """Print one line (rich markup allowed)."""

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._narrate import step_heading
+
 if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
@@ -202,7 +204,7 @@ def showcase_loop(
 
     def step(n: int, text: str) -> None:
         if console is not None:
-            console.rule(f"[bold cyan]{n}. {text}", align="left")
+            step_heading(console, n, text)
 
     folder = yard.settings.project_dir
     n = first_step

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,8 +29,11 @@ import numpy as np
 from ._base import Recipe, RecipeOptions, RecipeResult
 from ._images_data import image_frame, image_record, load_digits_split, load_mnist
 from ._images_serving import serving_latency_ms
+from ._narrate import step_heading
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from ..yard import Yard
 
 __all__ = ["RECIPE", "image_record", "run", "run_on", "shift_images"]
@@ -37,18 +41,21 @@ __all__ = ["RECIPE", "image_record", "run", "run_on", "shift_images"]
 TARGET = "digit"
 
 
+@cache
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
 def _say(options: RecipeOptions, text: str) -> None:
     if not options.quiet:
-        from ..cli._render import console
-
-        console().print(text)
+        _console().print(text)
 
 
 def _step(options: RecipeOptions, n: int, text: str) -> None:
     if not options.quiet:
-        from ..cli._render import console
-
-        console().rule(f"[bold cyan]{n}. {text}", align="left")
+        step_heading(_console(), n, text)
 
 
 def shift_images(images: np.ndarray[Any, Any], side: int, by: int) -> np.ndarray[Any, Any]:
@@ -148,7 +155,6 @@ def run_on(yard: Yard, options: RecipeOptions, source: str = "mnist") -> RecipeR
         "held_out": {r.ref: r.metrics for r in results},
         "seconds": time.perf_counter() - started}
     if options.loop:
-        from ..cli._render import console
         from ._showcase import showcase_loop
 
         # The server's live sketches and the loop's monitor both need the champion's
@@ -167,7 +173,7 @@ def run_on(yard: Yard, options: RecipeOptions, source: str = "mnist") -> RecipeR
             traffic=test.head(2000), drifted=drifted,
             drift_story="a new capture app frames every digit 3 pixels off-centre",
             trigger="drift", gate_metric="accuracy",
-            console=None if options.quiet else console(), first_step=5, batch_rows=5,
+            console=None if options.quiet else _console(), first_step=5, batch_rows=5,
             timeout_s=300.0)
         notes["loop"] = {"outcome": outcome.outcome, "failed": outcome.failed,
                          "answers": outcome.answers,
