@@ -20,6 +20,8 @@ from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -207,6 +209,10 @@ class Database:
             if exc.__cause__ is not None and _is_locked(exc.__cause__):
                 raise _Locked() from exc
             raise
+
+    def insert(self, table: Any) -> Any:
+        """An INSERT of this database's dialect, which offers ``on_conflict_do_*``."""
+        return (sqlite_insert if self.is_sqlite else pg_insert)(table)
 
     def dispose(self) -> None:
         """Close every pooled connection (call after fork, or when done)."""
