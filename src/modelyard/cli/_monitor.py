@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from ..monitor import print_report
 from ._app import DbOpt, ProjectOpt, app, open_from_cli
 from ._render import console, table, when
 
@@ -60,8 +61,6 @@ def check(
     """Evaluate the logged predictions window by window, store the results, raise alerts."""
     import json
 
-    from ..monitor._report import print_report
-
     with open_from_cli(project, db_url) as yard:
         report = yard.monitor.check(
             model, window=window, since=since, until=until, reference=reference,
@@ -105,8 +104,6 @@ def windows(
     db_url: DbOpt = None,
 ) -> None:
     """Show stored window results (trends) without reading the log."""
-    from ..monitor._report import print_report
-
     with open_from_cli(project, db_url) as yard:
         report = yard.monitor.report(model, window=window, limit=limit)
         if html is not None:

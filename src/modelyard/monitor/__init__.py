@@ -20,12 +20,13 @@ from ._log import PredictionLog as PredictionLog
 from ._log import iter_prediction_log as iter_prediction_log
 from ._log import read_prediction_log as read_prediction_log
 from ._monitor import Monitor as Monitor
-from ._monitor import MonitorReport as MonitorReport
-from ._monitor import VersionResult as VersionResult
-from ._monitor import WindowResult as WindowResult
 from ._performance import Performance as Performance
 from ._profile import ReferenceProfile as ReferenceProfile
 from ._profile import build_profile as build_profile
+from ._report import MonitorReport as MonitorReport
+from ._report import print_report as print_report
+from ._results import VersionResult as VersionResult
+from ._results import WindowResult as WindowResult
 from ._sketch import FeatureSketches as FeatureSketches
 from ._windows import WindowSpec as WindowSpec
 from ._windows import parse_window as parse_window
@@ -58,6 +59,7 @@ __all__ = [
     "parse_rule",
     "parse_window",
     "post_webhook",
+    "print_report",
     "read_prediction_log",
     "read_server_counts",
 ]

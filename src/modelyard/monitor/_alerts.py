@@ -40,15 +40,13 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from ..errors import InvalidInput
 from ..store import Alert, Store
-
-if TYPE_CHECKING:
-    from ._monitor import WindowResult
+from ._results import WindowResult
 
 __all__ = ["AlertEvent", "AlertRule", "Alerter", "default_rules", "parse_rule", "post_webhook"]
 
