@@ -2,37 +2,36 @@
 
 from __future__ import annotations
 
-import atexit
 import json
-import operator
 import os
-import sys
 import tempfile
 import threading
 import time
-import traceback
-from collections.abc import Mapping
-from pathlib import Path, PurePosixPath
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import Conflict, InvalidInput, ModelyardError, StorageUnavailable
-from ..store import Run, RunArtifact, RunInput
+from ..store import Run, RunArtifact, RunInput, Store
+from ._open_runs import OpenRun, add_open, drop_open
+from ._values import (
+    MAX_FAILURE,
+    artifact_path,
+    as_text,
+    check_key,
+    check_number,
+    check_step,
+    describe_failure,
+)
 from ._writer import RunBuffer, writer
 
-if TYPE_CHECKING:
-    from ._runs import Runs
+__all__ = ["ActiveRun", "active_run"]
 
-__all__ = ["ActiveRun", "active_run", "open_runs"]
-
-_MAX_KEY = 250
 _STATUSES = ("finished", "failed", "killed")
-_MAX_FAILURE = 20_000
 _END_FLUSH_ATTEMPTS = 3  # end() retries a failed write before giving up
 
 _local = threading.local()
-_open_lock = threading.Lock()
-_open: dict[str, ActiveRun] = {}
 
 
 def _stack() -> list[ActiveRun]:
@@ -53,37 +52,20 @@ def active_run() -> ActiveRun | None:
     return stack[-1] if stack else None
 
 
-def open_runs() -> list[ActiveRun]:
-    """Every run started in this process and not yet ended, oldest first."""
-    with _open_lock:
-        return list(_open.values())
-
-
-def _check_key(key: object, what: str) -> str:
-    if not isinstance(key, str) or not key.strip():
-        raise InvalidInput(f"{what} key {key!r} is not allowed: use a non-empty string")
-    if len(key) > _MAX_KEY:
-        raise InvalidInput(f"{what} key {key[:40]!r}... is {len(key)} characters long; "
-                           f"the limit is {_MAX_KEY}")
-    return key
-
-
-def _artifact_path(name: str) -> str:
-    posix = PurePosixPath(name.replace(os.sep, "/"))
-    if not name or posix.is_absolute() or ".." in posix.parts or str(posix) in {"", "."}:
-        raise InvalidInput(
-            f"artifact name {name!r} is not a relative path inside the run; use e.g. "
-            "'model.skops' or 'plots/roc.png'"
-        )
-    return str(posix)
-
-
 class ActiveRun:
     """A run in progress; use it as a context manager so it always ends.
 
     Created by :meth:`Runs.start` (``yard.run(...)``), never directly. Metric values are
     buffered in memory and written by a background thread; :meth:`end` writes what is left,
     so every value is durable once the run has ended.
+
+    Args:
+        record: the stored run, just created.
+        store: the store it lives in.
+        owner: the ``Runs`` that started it (``Runs.close`` ends the runs it owns).
+        start_child: starts a nested run, as ``Runs.start`` with ``parent_id`` and
+            ``environment``.
+        get_run: reads a stored run by id.
 
     Attributes:
         id: the run id (32 hex characters).
@@ -98,10 +80,13 @@ class ActiveRun:
         ...         run.log_metric("loss", 1 / (epoch + 1))
     """
 
-    def __init__(self, runs: Runs, record: Run) -> None:
-        self._runs = runs
-        self._repo = runs._store.runs
-        self._settings = runs._store.settings
+    def __init__(self, record: Run, *, store: Store, owner: object,
+                 start_child: Callable[..., ActiveRun], get_run: Callable[[str], Run]) -> None:
+        self._store = store
+        self._start_child = start_child
+        self._get_run = get_run
+        self._repo = store.runs
+        self._settings = store.settings
         self.id = record.id
         self.name = record.name
         self.experiment = record.experiment
@@ -114,10 +99,8 @@ class ActiveRun:
         self._append = self._buffer.values.append
         self._max_rows = self._settings.metric_flush_max_rows
         self._children: list[ActiveRun] = []
-        with _open_lock:
-            _open[self.id] = self
+        add_open(OpenRun(self.id, owner, self._buffer, self.end))
         writer().register(self._buffer)
-        _install_exit_hook()
 
     # -- metrics ------------------------------------------------------------------------
 
@@ -139,17 +122,17 @@ class ActiveRun:
             >>> run.log_metric("loss", 0.25)  # doctest: +SKIP
         """
         if value.__class__ is not float:
-            value = self._number(key, value)
+            value = check_number(key, value)
         if self._status is not None:
             raise self._ended()
         steps = self._steps
         prev = steps.get(key)
         if prev is None:
-            _check_key(key, "metric")
+            check_key(key, "metric")
         if step is None:
             step = 0 if prev is None else prev + 1
         elif step.__class__ is not int:
-            step = self._step(step)
+            step = check_step(step)
         if prev is None or step > prev:
             steps[key] = step
         self._append((self.id, key, value, step, timestamp or time.time()))
@@ -171,31 +154,10 @@ class ActiveRun:
         Example:
             >>> run.log_metrics({"loss": 0.3, "acc": 0.91}, step=5)  # doctest: +SKIP
         """
-        checked = {_check_key(k, "metric"): self._number(k, v) for k, v in metrics.items()}
+        checked = {check_key(k, "metric"): check_number(k, v) for k, v in metrics.items()}
         at = timestamp or time.time()
         for key, value in checked.items():
             self.log_metric(key, value, step, at)
-
-    @staticmethod
-    def _number(key: str, value: object) -> float:
-        if isinstance(value, str | bytes) or value is None:
-            raise InvalidInput(
-                f"metric {key!r} got {value!r}, which is not a number; log numbers as "
-                "metrics and text as params or tags"
-            )
-        try:
-            return float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(
-                f"metric {key!r} got {value!r} of type {type(value).__name__}, which is not "
-                "a number; log numbers as metrics and text as params or tags"
-            ) from exc
-
-    @staticmethod
-    def _step(step: object) -> int:
-        if isinstance(step, bool) or not hasattr(step, "__index__"):
-            raise InvalidInput(f"step {step!r} is not an integer; pass e.g. step=3")
-        return operator.index(step)
 
     def flush(self) -> None:
         """Write every buffered metric value now (they are durable when this returns).
@@ -228,7 +190,7 @@ class ActiveRun:
         """
         self._check_open()
         self._repo.log_params(
-            self.id, {_check_key(k, "param"): _text(v) for k, v in params.items()}
+            self.id, {check_key(k, "param"): as_text(v) for k, v in params.items()}
         )
 
     def set_tag(self, key: str, value: Any) -> None:
@@ -241,7 +203,7 @@ class ActiveRun:
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Set several tags in one write. See :meth:`set_tag`."""
-        self._repo.set_tags(self.id, {_check_key(k, "tag"): _text(v) for k, v in tags.items()})
+        self._repo.set_tags(self.id, {check_key(k, "tag"): as_text(v) for k, v in tags.items()})
 
     # -- artifacts and inputs -----------------------------------------------------------
 
@@ -271,14 +233,14 @@ class ActiveRun:
         src = Path(path)
         if not src.exists():
             raise InvalidInput(f"cannot log artifact {str(src)!r}: no such file or folder")
-        base = _artifact_path(name if name is not None else src.resolve().name)
+        base = artifact_path(name if name is not None else src.resolve().name)
         files = ([(src, base)] if src.is_file() else [
             (f, f"{base}/{f.relative_to(src).as_posix()}")
             for f in sorted(src.rglob("*")) if f.is_file()
         ])
         logged = []
         for file, art_path in files:
-            sha, size = self._runs._store.put_blob_file(file)
+            sha, size = self._store.put_blob_file(file)
             logged.append(RunArtifact(art_path, sha, size))
         self._repo.add_artifacts(self.id, logged)
         return logged
@@ -293,7 +255,7 @@ class ActiveRun:
             >>> run.log_dict({"threshold": 0.4}, "config.json")  # doctest: +SKIP
         """
         self._check_open()
-        art_path = _artifact_path(name)
+        art_path = artifact_path(name)
         try:
             data = json.dumps(obj, indent=2, sort_keys=True, allow_nan=True).encode()
         except (TypeError, ValueError) as exc:
@@ -301,7 +263,7 @@ class ActiveRun:
         with tempfile.TemporaryDirectory(prefix="modelyard-") as tmp:
             file = Path(tmp, "artifact.json")
             file.write_bytes(data)
-            sha, size = self._runs._store.put_blob_file(file)
+            sha, size = self._store.put_blob_file(file)
         artifact = RunArtifact(art_path, sha, size)
         self._repo.add_artifacts(self.id, [artifact])
         return artifact
@@ -350,8 +312,8 @@ class ActiveRun:
         """
         self._check_open()
         kwargs.setdefault("experiment", self.experiment)
-        run = self._runs._start(name, parent_id=self.id, environment=self._environment,
-                                **kwargs)
+        run: ActiveRun = self._start_child(name, parent_id=self.id,
+                                           environment=self._environment, **kwargs)
         self._children.append(run)
         return run
 
@@ -365,7 +327,7 @@ class ActiveRun:
         """The stored run as it is now (buffered metrics are written first)."""
         if self._status is None:
             self.flush()
-        return self._runs.get(self.id)
+        return self._get_run(self.id)
 
     def end(self, status: str = "finished", failure: str = "") -> None:
         """End the run: write every buffered value, then record how it ended.
@@ -393,9 +355,8 @@ class ActiveRun:
         w.unregister(self._buffer)
         run_id, repo = self.id, self._repo
         if w.drain(self._buffer, lambda rows: repo.finish(
-                run_id, rows, status=status, failure=failure[:_MAX_FAILURE])):
-            with _open_lock:
-                _open.pop(self.id, None)
+                run_id, rows, status=status, failure=failure[:MAX_FAILURE])):
+            drop_open(self.id)
             return
         for attempt in range(1, _END_FLUSH_ATTEMPTS):
             time.sleep(0.2 * attempt)
@@ -403,14 +364,13 @@ class ActiveRun:
             if self._buffer.error is None:
                 break
         error = self._buffer.error
-        with _open_lock:
-            _open.pop(self.id, None)
+        drop_open(self.id)
         if error is not None:
             lost = len(self._buffer.values)
             failure = (f"{lost} metric values could not be written: {error}\n{failure}").strip()
             status = "failed"
         try:
-            self._repo.end(self.id, status=status, failure=failure[:_MAX_FAILURE])
+            self._repo.end(self.id, status=status, failure=failure[:MAX_FAILURE])
         except ModelyardError:
             if error is None:
                 raise
@@ -453,54 +413,7 @@ class ActiveRun:
         status = "killed" if isinstance(exc, KeyboardInterrupt) else "failed"
         if isinstance(exc, SystemExit) and exc.code in (None, 0):
             status = "finished"
-        self.end(status, _describe(exc) if status != "finished" else "")
+        self.end(status, describe_failure(exc) if status != "finished" else "")
 
     def __repr__(self) -> str:
         return f"ActiveRun(id={self.id!r}, name={self.name!r}, status={self.status!r})"
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else str(value)
-
-
-def _describe(exc: BaseException) -> str:
-    summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return f"{summary}\n\n{trace}"[:_MAX_FAILURE]
-
-
-_hook_lock = threading.Lock()
-_hook_installed = False
-
-
-def _install_exit_hook() -> None:
-    global _hook_installed
-    with _hook_lock:
-        if not _hook_installed:
-            atexit.register(_end_open_runs_at_exit)
-            _hook_installed = True
-
-
-def _end_open_runs_at_exit() -> None:
-    """End runs still open at interpreter exit: finished, or failed after a crash."""
-    crash = getattr(sys, "last_value", None) if not hasattr(sys, "ps1") else None
-    for run in reversed(open_runs()):
-        try:
-            if crash is not None:
-                run.end("failed", _describe(crash))
-            else:
-                run.end("finished")
-        except Exception as exc:  # the interpreter is going down: report, do not raise
-            print(f"modelyard: could not end run {run.id}: {exc}", file=sys.stderr)
-    writer().stop()
-
-
-def _forget_parent_runs() -> None:
-    # A forked child must not end (at its exit) the runs its parent is still logging to.
-    global _open_lock
-    _open_lock = threading.Lock()
-    _open.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_parent_runs)

@@ -13,8 +13,10 @@ from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..store import Metric, Run, Store
-from ._active import ActiveRun, _check_key, _text, open_runs
+from ._active import ActiveRun
 from ._environment import capture_environment, process_alive, process_identity
+from ._open_runs import open_runs
+from ._values import as_text, check_key
 from ._writer import writer
 
 __all__ = ["Runs"]
@@ -100,9 +102,10 @@ class Runs:
             pid_started_at=pid_started_at,
             git_commit=str(env.get("git_commit") or ""),
             environment=env,
-            tags={_check_key(k, "tag"): _text(v) for k, v in (tags or {}).items()},
+            tags={check_key(k, "tag"): as_text(v) for k, v in (tags or {}).items()},
         )
-        return ActiveRun(self, record)
+        return ActiveRun(record, store=self._store, owner=self, start_child=self._start,
+                         get_run=self.get)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -151,8 +154,8 @@ class Runs:
         if limit < 1:
             raise InvalidInput(f"limit {limit} must be at least 1")
         for run in open_runs():
-            if run._runs is self:
-                writer().flush([run._buffer])
+            if run.owner is self:
+                writer().flush([run.buffer])
         self.reap()
         return self._repo.list(experiment=experiment, status=status, parent_id=parent_id,
                                limit=limit)
@@ -277,9 +280,9 @@ class Runs:
         """
         first: Exception | None = None
         for run in reversed(open_runs()):
-            if run._runs is self:
+            if run.owner is self:
                 try:
-                    run.end("finished")
+                    run.end("finished", "")
                 except Exception as exc:
                     first = first or exc
         if first is not None:
@@ -288,4 +291,4 @@ class Runs:
     def _flush_local(self, run_id: str) -> None:
         for run in open_runs():
             if run.id == run_id:
-                writer().flush([run._buffer])
+                writer().flush([run.buffer])
