@@ -5,13 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from ..config import Settings
 from ..errors import InvalidInput, NotFound
@@ -21,7 +17,8 @@ from ._alerts import Alerter, AlertEvent, AlertRule, default_rules, parse_rule
 from ._drift import DriftCounts, DriftThresholds
 from ._health import read_server_counts
 from ._performance import LabelIndex, PerformanceCounts
-from ._profile import ReferenceProfile, build_profile, feature_kind
+from ._profile import ReferenceProfile
+from ._references import version_profile, window_profile
 from ._report import MonitorReport
 from ._results import VersionResult, WindowResult
 from ._sketch import FeatureSketches
@@ -99,107 +96,12 @@ class Monitor:
             InvalidInput: the version was registered without a dataset version.
         """
         version = ref if isinstance(ref, ModelVersion) else self._models.get(ref)
-        stored = self._store.monitoring.get_profile(version.id)
-        if stored is not None:
-            return ReferenceProfile.from_dict(stored.profile)
-        if version.dataset_version_id is None:
-            raise InvalidInput(
-                f"{version.ref} was registered without a dataset version, so it has no "
-                "training data to compare with; register it with dataset_version=..., or "
-                "monitor against a log window: reference='window:START/END'")
-        dataset = self._store.datasets.get_version_by_id(version.dataset_version_id)
-        if dataset is None:
-            raise NotFound(f"the training data of {version.ref} is gone")
-        frame = pd.read_parquet(self._store.artifacts.open_verified(dataset.blob_sha256))
-        profile = self._profile_frame(version, frame, f"dataset {dataset.ref}",
-                                      schema=dataset.schema)
-        stored = self._store.monitoring.put_profile(version.id, dataset.id, profile.to_dict())
-        return ReferenceProfile.from_dict(stored.profile)
+        return version_profile(self._store, self._models, version)
 
     def forget_profile(self, ref: str | ModelVersion) -> bool:
         """Drop a version's stored profile, so the next use computes it again."""
         version = ref if isinstance(ref, ModelVersion) else self._models.get(ref)
         return self._store.monitoring.delete_profile(version.id)
-
-    def _profile_frame(self, version: ModelVersion, frame: pd.DataFrame, source: str, *,
-                       schema: Mapping[str, Any] | None = None) -> ReferenceProfile:
-        inputs = version.signature.get("inputs")
-        if inputs is None:
-            names = version.extra.get("features") or [c for c in frame.columns]
-            inputs = [{"name": n, "type": _logical(frame[n])} for n in names
-                      if n in frame.columns]
-        types = {c["name"]: c["type"] for c in inputs if c["name"] in frame.columns}
-        ranges: dict[str, tuple[Any, Any]] = {}
-        allowed: dict[str, tuple[str, ...]] = {}
-        for col in (schema or {}).get("columns", []):
-            if col.get("name") in types:
-                ranges[col["name"]] = (col.get("min"), col.get("max"))
-                if col.get("categories"):
-                    allowed[col["name"]] = tuple(str(c) for c in col["categories"])
-        for spec in inputs:
-            if spec.get("categories") and spec["name"] not in allowed:
-                allowed[spec["name"]] = tuple(str(c) for c in spec["categories"])
-        task = str(version.extra.get("task") or version.signature.get("outputs", {}).get(
-            "task", "other"))
-        classes_raw = version.signature.get("outputs", {}).get("classes")
-        classes = tuple(classes_raw) if classes_raw else None
-        predictions = self._reference_predictions(version, frame[list(types)], task, classes)
-        return build_profile(frame, types, model=version.model, version=version.version,
-                             source=source, ranges=ranges, allowed=allowed,
-                             predictions=predictions, task=task, classes=classes)
-
-    def _reference_predictions(self, version: ModelVersion, frame: pd.DataFrame, task: str,
-                               classes: tuple[Any, ...] | None) -> dict[str, tuple[Any, str]]:
-        try:
-            predictor = self._models.load(version)
-            predicted = np.asarray(predictor.predict(frame))
-            out: dict[str, tuple[Any, str]] = {"prediction": (
-                predicted, "categorical" if task == "classification" else "float")}
-            if task == "classification" and predictor.has_predict_proba and classes and \
-                    len(classes) == 2:
-                out["score"] = (np.asarray(predictor.predict_proba(frame))[:, -1], "float")
-            return out
-        except Exception as exc:  # a model that cannot score its own data: no prediction drift
-            _LOG.warning("no reference predictions for %s: %s", version.ref, exc)
-            return {}
-
-    def _window_profile(self, model: str, text: str, log_root: Path,
-                        version: ModelVersion) -> ReferenceProfile:
-        """A reference from a log window: its served inputs, and ``version``'s predictions
-        in it (another version's predictions are no reference for this one's)."""
-        import pyarrow.compute as pc
-
-        from ._log import read_prediction_log
-
-        start_text, _, end_text = text.partition("/")
-        start, end = parse_time(start_text or None), parse_time(end_text or None)
-        table = read_prediction_log(log_root, model, start, end)
-        if "alias" in table.column_names:
-            table = table.filter(pc.invert(pc.fill_null(
-                pc.equal(table.column("alias"), "shadow"), False)))
-        if table.num_rows == 0:
-            raise InvalidInput(f"the reference window {text!r} of {model!r} has no logged "
-                               "predictions")
-        types = {c["name"]: c["type"] for c in version.signature.get("inputs", [])
-                 if f"input.{c['name']}" in table.column_names}
-        columns = {n: table.column(f"input.{n}") for n in types}
-        classes_raw = version.signature.get("outputs", {}).get("classes")
-        classes = tuple(classes_raw) if classes_raw else None
-        task = str(version.extra.get("task") or version.signature.get("outputs", {}).get(
-            "task", "other"))
-        own = table.filter(pc.equal(table.column("version"), version.version))
-        predictions: dict[str, tuple[Any, str]] = {}
-        if "prediction" in own.column_names and own.num_rows:
-            predictions["prediction"] = (own.column("prediction"), "categorical"
-                                         if task == "classification" else "float")
-            if classes and len(classes) == 2 and f"proba.{classes[-1]}" in own.column_names:
-                predictions["score"] = (own.column(f"proba.{classes[-1]}"), "float")
-        else:
-            _LOG.info("the reference window %s of %s holds no predictions of %s: no "
-                      "prediction drift for it", text, model, version.ref)
-        return build_profile(columns, types, model=model, version=None,
-                             source=f"log window {text}", predictions=predictions, task=task,
-                             classes=classes)
 
     # -- monitoring passes --------------------------------------------------------------
 
@@ -251,8 +153,8 @@ class Monitor:
         lo, hi = parse_time(since), parse_time(until)
         baseline_version = self._default_version(model)
         if reference is not None and reference.startswith("window:"):
-            profile = self._window_profile(model, reference[len("window:"):], root,
-                                           baseline_version)
+            profile = window_profile(model, reference[len("window:"):], root,
+                                     baseline_version)
         else:
             if reference is not None:
                 baseline_version = self._models.get(reference)
@@ -397,13 +299,3 @@ def _evaluated(result: WindowResult) -> WindowResult:
     from dataclasses import replace
 
     return replace(result, alerts_evaluated=True)
-
-
-def _logical(column: pd.Series[Any]) -> str:
-    dtype = column.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return "boolean"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "float"
-    kind = "categorical" if isinstance(dtype, pd.CategoricalDtype) else "string"
-    return kind if feature_kind(kind) else "string"
