@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the project needs, starts a PostgreSQL server for the
-# store tests, then runs ruff, mypy and pytest. Extra arguments go to pytest.
+# store tests, then runs ruff, mypy, the layer contract (import-linter) and pytest. Extra
+# arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -16,5 +17,7 @@ echo "== ruff"
 .venv/bin/ruff check src tests benchmarks
 echo "== mypy"
 .venv/bin/mypy
+echo "== import-linter (the layers of DESIGN.md)"
+.venv/bin/lint-imports --no-cache
 echo "== pytest"
 .venv/bin/python -m pytest "$@"

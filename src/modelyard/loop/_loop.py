@@ -59,6 +59,7 @@ class Loop:
     def __init__(self, ws: Workspace, *, lease_ttl_s: float = 30.0,
                  clock: Callable[[], float] = time.time) -> None:
         self._ws = ws
+        self._records = ws.store.loop
         self._clock = clock
         self.audit = Audit(ws.store)
         self.lease = LoopLease(ws.store, ttl_s=lease_ttl_s)
@@ -114,7 +115,7 @@ class Loop:
     def _error(self, model: str, exc: Exception) -> None:
         message = f"{type(exc).__name__}: {exc}"
         _LOG.warning("loop of %s: %s", model, message)
-        last = self._ws.store.loop.events(model, limit=1)
+        last = self._records.events(model, limit=1)
         if not last or last[-1].kind != "loop.error" or last[-1].message != message:
             self.audit.record(model, "loop.error", message)
 
@@ -142,7 +143,7 @@ class Loop:
 
     def _wait_s(self, interval_s: float) -> float:
         waits = [interval_s]
-        for state in self._ws.store.loop.states():
+        for state in self._records.states():
             policy = self.policies.get(state.model)
             if policy is not None and state.state.get("step") in ("shadow", "canary"):
                 waits.append(policy.rollout.poll_s)
@@ -156,7 +157,7 @@ class Loop:
 
     def status(self) -> list[LoopStatus]:
         """Where each model's loop stands (models with a policy or a stored state)."""
-        stored = {s.model: s for s in self._ws.store.loop.states()}
+        stored = {s.model: s for s in self._records.states()}
         out = []
         for model in sorted(set(stored) | set(self.policies)):
             s = stored.get(model)

@@ -84,6 +84,8 @@ class RolloutController:
     def __init__(self, ws: Workspace, policy: Policy, audit: Audit,
                  clock: Any = time.time) -> None:
         self._ws = ws
+        self._rollouts = ws.store.rollouts
+        self._records = ws.store.loop
         self._policy = policy
         self._audit = audit
         self._clock = clock
@@ -102,7 +104,7 @@ class RolloutController:
             self.promote(state, "passed the gate; no server_url in the policy, so promoted "
                                 "without a live rollout")
             return "idle"
-        rollouts = self._ws.store.rollouts
+        rollouts = self._rollouts
         current = rollouts.current(self.model)
         if current is not None and current.challenger_version != challenger:
             rollouts.end(current.id, outcome="rolled_back",
@@ -131,7 +133,7 @@ class RolloutController:
             The loop's next step: ``shadow``, ``canary`` or ``idle``.
         """
         challenger = int(state["challenger"])
-        current = self._ws.store.rollouts.current(self.model)
+        current = self._rollouts.current(self.model)
         if current is None or current.challenger_version != challenger:
             ended = self._ended(challenger)
             if ended is not None:
@@ -151,7 +153,7 @@ class RolloutController:
         if current.stage == "shadow":
             if elapsed < p.shadow_s:
                 return "shadow"
-            rollout = self._ws.store.rollouts.advance(
+            rollout = self._rollouts.advance(
                 current.id, stage="canary", canary_share=p.canary_share,
                 reason=f"shadow held for {elapsed:.0f} s")
             state["baseline"] = None if counts is None else [counts.requests, counts.errors]
@@ -217,7 +219,7 @@ class RolloutController:
     # -- endings ------------------------------------------------------------------------
 
     def _ended(self, challenger: int) -> Rollout | None:
-        for rollout in self._ws.store.rollouts.history(self.model, limit=10):
+        for rollout in self._rollouts.history(self.model, limit=10):
             if rollout.challenger_version == challenger and not rollout.is_open:
                 return rollout
         return None
@@ -240,9 +242,9 @@ class RolloutController:
         if not moved:
             models.alias(self.model, "champion", challenger,
                          reason=f"loop cycle {cycle}: {reason}")
-        current = self._ws.store.rollouts.current(self.model)
+        current = self._rollouts.current(self.model)
         if current is not None and current.challenger_version == challenger:
-            self._ws.store.rollouts.end(current.id, outcome="promoted", reason=reason)
+            self._rollouts.end(current.id, outcome="promoted", reason=reason)
         self._audit.record_once(self.model, "promoted", cycle,
                                 f"v{challenger} is the champion: {reason}",
                                 challenger=challenger, champion=state.get("champion"))
@@ -251,12 +253,12 @@ class RolloutController:
     def rollback(self, state: dict[str, Any], reason: str) -> None:
         """End the rollout ``rolled_back`` at once (if still open); the champion stays."""
         cycle, challenger = state["cycle"], int(state["challenger"])
-        current = self._ws.store.rollouts.current(self.model)
+        current = self._rollouts.current(self.model)
         if current is not None and current.challenger_version == challenger:
-            self._ws.store.rollouts.end(current.id, outcome="rolled_back", reason=reason)
+            self._rollouts.end(current.id, outcome="rolled_back", reason=reason)
         self._audit.record_once(self.model, "rolled_back", cycle,
                                 f"v{challenger} rolled back: {reason}",
                                 challenger=challenger, champion=state.get("champion"))
-        self._ws.store.loop.describe_version(self.model, challenger,
+        self._records.describe_version(self.model, challenger,
                                                f"rolled back by the loop: {reason}")
         state["outcome"] = "rolled_back"

@@ -45,6 +45,7 @@ class ModelLoop:
     def __init__(self, ws: Workspace, policy: Policy, audit: Audit,
                  clock: Any = time.time) -> None:
         self._ws = ws
+        self._records = ws.store.loop
         self.policy = policy
         self._audit = audit
         self._clock = clock
@@ -53,11 +54,11 @@ class ModelLoop:
 
     def state(self) -> dict[str, Any]:
         """The stored state (``{"step": "idle"}`` before the first pass)."""
-        stored = self._ws.store.loop.state(self.model)
+        stored = self._records.state(self.model)
         return dict(stored.state) if stored is not None else {"step": "idle", "marks": {}}
 
     def _save(self, state: dict[str, Any]) -> None:
-        self._ws.store.loop.save_state(self.model, state)
+        self._records.save_state(self.model, state)
 
     def start_cycle(self, trigger: Trigger, state: dict[str, Any] | None = None) -> bool:
         """Begin a retraining cycle for ``trigger`` unless one is under way."""
@@ -150,7 +151,7 @@ class ModelLoop:
         kind = "gate.passed" if result.passed else "gate.rejected"
         self._audit.record_once(self.model, kind, cycle, result.reason, **result.to_dict())
         if not result.passed:
-            self._ws.store.loop.describe_version(
+            self._records.describe_version(
                 self.model, challenger.version, f"rejected by the loop's gate: {result.reason}")
             state["outcome"] = "rejected"
             return self._move(state, "idle")
