@@ -193,6 +193,16 @@ class ActiveRun:
             self.id, {check_key(k, "param"): as_text(v) for k, v in params.items()}
         )
 
+    @property
+    def params(self) -> dict[str, str]:
+        """The params logged so far, as stored (one small read; metrics are not flushed).
+
+        Example:
+            >>> run.params  # doctest: +SKIP
+            {'C': '1.0', 'penalty': 'l2'}
+        """
+        return self._repo.params(self.id)
+
     def set_tag(self, key: str, value: Any) -> None:
         """Set a tag (stored as text); tags can change, also after the run ended.
 

@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._active import active_run
+from ._active import ActiveRun, active_run
 
 __all__ = ["autolog", "autolog_enabled"]
 
@@ -120,9 +120,9 @@ def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def _log_fit(run: Any, estimator: Any, X: Any, y: Any, elapsed: float) -> None:
+def _log_fit(run: ActiveRun, estimator: Any, X: Any, y: Any, elapsed: float) -> None:
     params = _flatten(estimator.get_params(deep=False))
-    stored = run._repo.params(run.id)
+    stored = run.params
     fresh = {k: v for k, v in params.items() if k not in stored}
     if fresh:
         run.log_params(fresh)
