@@ -1,0 +1,121 @@
+"""HTTP plumbing of the prediction service: JSON out, bodies in, request ids, error answers.
+
+Every error leaves as the same JSON shape, ``{"error": name, "message": ...}``: a
+:class:`ModelyardError` with its own status, a missing route or method with a pointer to
+``/docs``, and a route parameter FastAPI rejects as :class:`InvalidInput` (422).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import numpy as np
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import InvalidInput, ModelyardError
+from ._errors import PayloadTooLarge
+
+__all__ = ["ERROR_HANDLERS", "array", "dumps", "json_response", "read_body", "request_id"]
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+try:  # orjson serialises NumPy arrays directly, several times faster than json + tolist
+    import orjson
+
+    _NUMPY = orjson.OPT_SERIALIZE_NUMPY
+
+    def dumps(obj: Any) -> bytes:
+        """``obj`` as compact JSON bytes; NumPy arrays included."""
+        return orjson.dumps(obj, option=_NUMPY)
+
+    def array(values: np.ndarray[Any, Any]) -> Any:
+        """``values`` in the form :func:`dumps` writes fastest."""
+        if values.dtype.kind in "biuf":
+            return values if values.flags.c_contiguous else np.ascontiguousarray(values)
+        return values.tolist()
+
+except ImportError:  # pragma: no cover - orjson is a dependency; this keeps a broken env usable
+
+    def dumps(obj: Any) -> bytes:
+        """``obj`` as compact JSON bytes."""
+        return json.dumps(obj, separators=(",", ":")).encode()
+
+    def array(values: np.ndarray[Any, Any]) -> Any:
+        """``values`` as a list :func:`dumps` can write."""
+        return values.tolist()
+
+
+def json_response(body: Any, status: int = 200,
+                  headers: dict[str, str] | None = None) -> Response:
+    """``body`` as an ``application/json`` response (encoded by :func:`dumps`)."""
+    return Response(dumps(body), status_code=status, media_type="application/json",
+                    headers=headers)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request's body, refused past ``limit`` bytes before it is all read.
+
+    Raises:
+        InvalidInput: a ``Content-Length`` that is not a number.
+        PayloadTooLarge: a body over ``limit`` (``MODELYARD_MAX_BODY_BYTES``).
+    """
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise InvalidInput(f"Content-Length {length!r} is not a number")
+        if int(length) > limit:
+            raise PayloadTooLarge(f"the body has {int(length)} bytes; the limit is {limit} "
+                                  "(MODELYARD_MAX_BODY_BYTES)")
+        return await request.body()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is over the limit of {limit} bytes "
+                                  "(MODELYARD_MAX_BODY_BYTES)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def request_id(request: Request) -> str:
+    """The caller's ``X-Request-ID`` when it is a sane one, else a fresh random id."""
+    given = request.headers.get("x-request-id")
+    if given and _REQUEST_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
+async def _error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ModelyardError)
+    return json_response(exc.to_dict(), exc.http_status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    name = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
+    message = (f"no route {request.method} {request.url.path}; see /docs"
+               if exc.status_code in (404, 405) else str(exc.detail))
+    return json_response({"error": name, "message": message}, exc.status_code)
+
+
+async def _route_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                       for e in exc.errors())
+    return json_response(InvalidInput(f"bad request: {fields}").to_dict(), 422)
+
+
+#: The app's exception handlers (``FastAPI(exception_handlers=...)``).
+ERROR_HANDLERS: dict[int | type[Exception],
+                     Callable[[Request, Any], Coroutine[Any, Any, Response]]] = {
+    ModelyardError: _error,
+    StarletteHTTPException: _http_error,
+    RequestValidationError: _route_error,
+}

@@ -1,0 +1,84 @@
+"""The service's OpenAPI document: its title and version, and predict operations that show
+each served reference's real fields.
+
+Predict routes read the raw body and validate it with the version's own schema
+(``_schemas``) instead of FastAPI's body parsing, so the request and response schemas of each
+served reference's own route are filled in by hand, and kept current across hot swaps, by
+:class:`PredictDocs`.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.utils import deep_dict_update
+
+from ._models import ServedModel
+from ._schemas import output_schema
+
+__all__ = ["DESCRIPTION", "TITLE", "VERSION", "PredictDocs", "operation_id", "predict_doc"]
+
+TITLE = "modelyard prediction service"
+DESCRIPTION = ("Predictions from registered model versions; request bodies follow each "
+               "version's signature.")
+#: modelyard's version, read once from the installed package's metadata.
+VERSION = importlib.metadata.version("modelyard")
+
+
+def operation_id(ref: str) -> str:
+    """The OpenAPI operation id of the predict route of a served reference."""
+    return "predict_" + re.sub(r"[^A-Za-z0-9_]", "_", ref)
+
+
+def predict_doc(served: ServedModel) -> dict[str, Any]:
+    """The request body and 200 response of ``served``'s predict operation, from the
+    signature of the version answering now (nothing while none is loaded)."""
+    loaded = served.current
+    if loaded is None:
+        return {}
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": loaded.input.request_schema()}}},
+        "responses": {"200": {"description": "predictions", "content": {
+            "application/json": {"schema": output_schema(loaded.predictor.signature)}}}},
+    }
+
+
+class PredictDocs:
+    """Documents each served reference's own predict route with its current version.
+
+    The predict routes register their paths (:meth:`add`); :meth:`openapi` replaces the
+    app's ``openapi()`` (FastAPI's way to extend the document) and fills the request and
+    response schemas of those routes in from the versions answering now; :meth:`refresh`,
+    called after every hot swap, drops the cached document so ``/openapi.json`` follows
+    the aliases.
+
+    Args:
+        app: the app whose document this is.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+        self._served: list[tuple[str, ServedModel]] = []
+
+    def add(self, path: str, served: ServedModel) -> None:
+        """Document the predict route (``POST``) at ``path`` with ``served``'s schemas."""
+        self._served.append((path, served))
+
+    def openapi(self) -> dict[str, Any]:
+        """The app's OpenAPI document, built once per swap."""
+        schema = self._app.openapi_schema
+        if schema is None:
+            schema = FastAPI.openapi(self._app)  # caches it in app.openapi_schema
+            for path, served in self._served:
+                doc = predict_doc(served)
+                if doc:
+                    deep_dict_update(schema["paths"][path]["post"], doc)
+        return schema
+
+    def refresh(self) -> None:
+        """Forget the cached document: the next request for it is built afresh."""
+        self._app.openapi_schema = None

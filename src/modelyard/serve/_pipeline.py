@@ -1,0 +1,204 @@
+"""The predict pipeline: key check -> body -> validation -> micro-batch -> answer -> log.
+
+A request for a model with an open rollout is routed first (see ``_routing``): a canary
+share goes to the challenger, which the champion backs up on a failure or past
+``canary_timeout_ms``; in the shadow stage the champion answers and the challenger
+predicts the same rows beside it, fire and forget, logged with the alias ``shadow``.
+
+This is the hot path: no database, no model load and no await between picking the version
+that answers and queueing the rows, so a hot swap cannot slip in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from typing import Any
+
+import numpy as np
+from fastapi import Request, Response
+
+from ..errors import InvalidInput, ModelyardError
+from ._auth import key_from_headers
+from ._errors import ModelNotReady
+from ._http import array, json_response, read_body, request_id
+from ._models import LoadedVersion, Result, ServedModel
+from ._routing import RolloutRoute
+from ._schemas import ParsedInput
+from ._state import ServeState
+
+__all__ = ["predict"]
+
+_LOG = logging.getLogger("modelyard.serve")
+
+# Shadow copies wait for a challenger slower than the traffic no further than this.
+_SHADOW_MAX_PENDING = 256
+
+
+async def predict(state: ServeState, request: Request, ref: str) -> Response:
+    """Answer a predict request for the served reference ``ref``.
+
+    Raises:
+        ModelyardError: the request's fault (401, 404, 413, 422) or a model still loading
+            (503); counted in the error metrics before it leaves.
+    """
+    started = time.perf_counter()
+    arrived = time.time()
+    served: ServedModel | None = None
+    try:
+        state.keys.check(key_from_headers(request.headers), "predict")
+        served, wanted = state.table.find(ref)
+        served.coming += 1
+        try:
+            body = await read_body(request, state.settings.max_body_bytes)
+        finally:
+            served.coming -= 1
+        loaded = served.current
+        if loaded is None:
+            raise ModelNotReady(f"{served.ref} is still loading"
+                                + (f" ({served.error})" if served.error else "")
+                                + "; retry shortly, or wait for /ready")
+        if wanted is not None and loaded.version.version != wanted:
+            raise ModelNotReady(f"{ref} is no longer served ({served.ref} moved to version "
+                                f"{loaded.version.version})")
+        parsed = loaded.input.parse(body)
+        route = state.router.routes.get(served.name) if wanted is None else None
+        if route is not None and route.routes(loaded, served.parsed.alias):
+            return await _predict_routed(state, request, served, loaded, route, parsed,
+                                         body, started, arrived)
+        # No await between picking `loaded` and queueing: a swap cannot slip in between.
+        future = loaded.batcher.submit(parsed, parsed.n)
+        predictions, proba = await _result(loaded, future)
+    except ModelyardError as exc:
+        state.metrics.observe_error(served.name if served else "", exc.http_status,
+                                    type(exc).__name__)
+        raise
+    return _answer(state, served, loaded, request_id(request), parsed, predictions, proba,
+                   started, arrived)
+
+
+async def _result(loaded: LoadedVersion, future: Awaitable[Result]) -> Result:
+    try:
+        return await future
+    except ModelyardError:
+        raise
+    except Exception as exc:
+        raise InvalidInput(f"{loaded.version.ref} could not predict this input "
+                           f"({type(exc).__name__}: {exc})") from exc
+
+
+def _answer(state: ServeState, served: ServedModel, loaded: LoadedVersion, request_id: str,
+            parsed: ParsedInput, predictions: np.ndarray[Any, Any],
+            proba: np.ndarray[Any, Any] | None, started: float, arrived: float) -> Response:
+    latency = time.perf_counter() - started
+    version = loaded.version
+    alias = served.parsed.alias
+    answer: dict[str, Any] = {"model": version.model, "version": version.version,
+                              "alias": alias, "request_id": request_id,
+                              "predictions": array(predictions)}
+    if proba is not None:
+        answer["classes"] = loaded.classes
+        answer["probabilities"] = array(proba)
+    response = json_response(answer, headers={"x-request-id": request_id})
+    if state.log_predictions:
+        state.log.append(loaded.log_schema, request_id,
+                         parsed.matrix if parsed.matrix is not None else parsed.records,
+                         predictions, proba, alias=alias, latency_ms=latency * 1000,
+                         ts=arrived)
+    state.metrics.observe_ok(version.model, version.version, latency, parsed.n)
+    return response
+
+
+def _same_rows(challenger: LoadedVersion, champion: LoadedVersion, parsed: ParsedInput,
+               body: bytes) -> ParsedInput:
+    """The request's rows as the challenger takes them (parsed again if its inputs differ)."""
+    if challenger.predictor.signature.inputs == champion.predictor.signature.inputs:
+        return parsed
+    return challenger.input.parse(body)
+
+
+async def _predict_routed(state: ServeState, request: Request, served: ServedModel,
+                          champion: LoadedVersion, route: RolloutRoute, parsed: ParsedInput,
+                          body: bytes, started: float, arrived: float) -> Response:
+    """Answer a request for a model with an open rollout (see ``_routing``)."""
+    rid = request_id(request)
+    challenger = route.challenger
+    assert challenger is not None
+    model, stage = champion.version.model, route.rollout.stage
+    if route.to_canary(rid):
+        stats = route.challenger_stats
+        try:
+            rows = _same_rows(challenger, champion, parsed, body)
+            future = challenger.batcher.submit(rows, rows.n)
+            predictions, proba = await asyncio.wait_for(
+                future, state.settings.canary_timeout_ms / 1000)
+        except Exception as exc:  # the champion answers instead: no failed request
+            stats.fail(fallback=True)
+            state.metrics.observe_challenger(model, challenger.version.version, stage,
+                                             "fallback")
+            _LOG.debug("canary %s fell back to the champion: %r", rid, exc)
+        else:
+            stats.observe(time.perf_counter() - started)
+            route.remember(rid, challenger, predictions)
+            return _answer(state, served, challenger, rid, rows, predictions, proba,
+                           started, arrived)
+        # after an await: answer with whatever the reference serves now (a swap may
+        # have closed the champion's batcher meanwhile)
+        if served.current is not None and served.current is not champion:
+            champion = served.current
+            parsed = champion.input.parse(body)
+    future = champion.batcher.submit(parsed, parsed.n)
+    try:
+        predictions, proba = await _result(champion, future)
+    except ModelyardError:
+        route.champion_stats.fail()
+        raise
+    route.champion_stats.observe(time.perf_counter() - started)
+    route.remember(rid, champion, predictions)
+    if stage == "shadow":
+        _shadow(state, route, champion, parsed, body, rid, arrived)
+    return _answer(state, served, champion, rid, parsed, predictions, proba, started,
+                   arrived)
+
+
+def _shadow(state: ServeState, route: RolloutRoute, champion: LoadedVersion,
+            parsed: ParsedInput, body: bytes, request_id: str, arrived: float) -> None:
+    """Have the challenger predict the same rows, fire and forget; log them as 'shadow'."""
+    challenger = route.challenger
+    if challenger is None:
+        return
+    model, number = champion.version.model, challenger.version.version
+    stats = route.challenger_stats
+    if challenger.batcher.pending > _SHADOW_MAX_PENDING:
+        state.metrics.observe_challenger(model, number, "shadow", "skipped")
+        return
+    try:
+        rows = _same_rows(challenger, champion, parsed, body)
+    except ModelyardError:
+        stats.fail()
+        state.metrics.observe_challenger(model, number, "shadow", "error")
+        return
+    sent = time.perf_counter()
+    future = challenger.batcher.submit(rows, rows.n)
+
+    def done(f: asyncio.Future[Result]) -> None:
+        if f.cancelled():
+            return
+        if f.exception() is not None:
+            stats.fail()
+            state.metrics.observe_challenger(model, number, "shadow", "error")
+            return
+        predictions, proba = f.result()
+        elapsed = time.perf_counter() - sent
+        stats.observe(elapsed)
+        route.remember(request_id, challenger, predictions)
+        state.metrics.observe_challenger(model, number, "shadow", "ok", rows.n)
+        if state.log_predictions:
+            state.log.append(challenger.log_schema, request_id,
+                             rows.matrix if rows.matrix is not None else rows.records,
+                             predictions, proba, alias="shadow", latency_ms=elapsed * 1000,
+                             ts=arrived)
+
+    future.add_done_callback(done)

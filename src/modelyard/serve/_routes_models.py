@@ -1,0 +1,149 @@
+"""The management routes of served models: list, refresh, feedback, rollout stats, and the
+loop's status and history (what the dashboard and the loop read).
+
+Listing and feedback take a ``predict`` key, the rest an ``admin`` key, once any key exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+from ..errors import ValidationFailed
+from ._http import json_response, read_body
+from ._state import State, admin_key, predict_key
+
+__all__ = ["FeedbackBody", "FeedbackItem", "router"]
+
+
+class FeedbackItem(BaseModel):
+    """The true label of one row of one answered request."""
+
+    request_id: str = Field(min_length=1, max_length=64)
+    label: Any
+    row: int = Field(0, ge=0)
+
+
+class FeedbackBody(BaseModel):
+    """A feedback request: labels for rows of requests the service answered."""
+
+    items: list[FeedbackItem] = Field(min_length=1, max_length=10_000)
+
+
+_FEEDBACK = TypeAdapter(FeedbackBody)
+
+router = APIRouter()
+
+
+@router.get("/v1/models", tags=["models"], dependencies=[Depends(predict_key)])
+async def list_models(state: State) -> dict[str, Any]:
+    """The served references and the versions answering for them."""
+    return {"models": state.describe()}
+
+
+@router.post("/v1/admin/refresh", tags=["admin"], dependencies=[Depends(admin_key)])
+async def refresh(state: State) -> dict[str, Any]:
+    """Check the registry now for moved aliases (and the key table for changes)."""
+    switched = await state.refresh()
+    return {"switched": switched, "models": state.describe()}
+
+
+# The body is read raw, as the predict routes do, and documented by hand.
+@router.post("/v1/models/{name}/feedback", tags=["models"],
+             dependencies=[Depends(predict_key)],
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": FeedbackBody.model_json_schema()}}}})
+async def feedback(name: str, request: Request, state: State) -> dict[str, Any]:
+    """Store true labels for rows of answered requests (for accuracy monitoring).
+
+    While a rollout is open, labels of requests its versions answered (or shadowed)
+    recently also score those versions at once: ``labelled`` and ``accuracy`` (``mae``
+    for a regressor) in ``/stats``. Answers ``{"model": name, "stored": n,
+    "scored": m}``, ``scored`` counting the predictions scored (two per row a shadow
+    challenger predicted too).
+    """
+    served, _ = state.table.find(name.partition("@")[0])
+    body = await read_body(request, state.settings.max_body_bytes)
+    try:
+        parsed = _FEEDBACK.validate_json(body)
+    except ValidationError as exc:
+        violations = [{"column": ".".join(str(p) for p in e["loc"]), "rule": e["type"],
+                       "message": e["msg"]} for e in exc.errors(include_url=False)]
+        raise ValidationFailed(
+            "feedback must be {\"items\": [{\"request_id\": ..., \"label\": ..., "
+            "\"row\": 0}, ...]}: " + "; ".join(f"{v['column']}: {v['message']}"
+                                              for v in violations), violations) from None
+    labels = [(i.request_id, i.row, i.label) for i in parsed.items]
+    stored = await asyncio.to_thread(state.yard.store.feedback.add, served.name, labels)
+    route = state.router.routes.get(served.name)
+    scored = route.score(labels) if route is not None else 0
+    return {"model": served.name, "stored": stored, "scored": scored}
+
+
+@router.get("/v1/models/{name}/stats", tags=["models"], dependencies=[Depends(admin_key)])
+async def stats(name: str, state: State) -> dict[str, Any]:
+    """Live per-version stats of a served model's open rollout (what the loop reads).
+
+    From in-memory counters, reset when a rollout starts; ``rollout`` is ``null`` and
+    ``versions`` empty when none is open::
+
+        {"model": "fraud",
+         "rollout": {"id": 3, "model": "fraud", "champion_version": 1,
+                     "challenger_version": 2, "stage": "canary", "canary_share": 0.1,
+                     "started_at": ts, "stage_started_at": ts, "ended_at": null,
+                     "reason": "...", "challenger_loaded": true},
+         "versions": {"1": {"role": "champion", "requests": 900, "errors": 0,
+                            "fallbacks": 0,
+                            "latency_ms": {"p50": 1.2, "p95": 3.4, "p99": 5.6},
+                            "since": ts, "labelled": 120, "accuracy": 0.95},
+                      "2": {"role": "challenger", ...}}}
+
+    ``requests``: requests (shadow copies, for a shadow challenger) the version was
+    asked to predict while the rollout was open; ``errors``: those it failed (raised,
+    or for a canary, missed ``canary_timeout_ms``); ``fallbacks``: canary requests the
+    champion answered instead (also counted in ``errors``; clients saw no failure).
+    Latencies (ms, ``null`` before any) cover successful predictions: from request
+    arrival for answered requests, from submission for shadow copies. ``labelled``:
+    the version's predictions that feedback has labelled since (answered rows, and
+    for a shadow challenger the rows it predicted beside the champion; the newest
+    100,000 rows are remembered for this); ``accuracy``: the share equal to their
+    label (``null`` before any); a regressor has ``mae`` instead, the mean absolute
+    error. The rollout entry has ``error`` when the challenger could not be loaded.
+    """
+    served, _ = state.table.find(name.partition("@")[0])
+    return state.router.stats(served.name)
+
+
+@router.get("/v1/models/{name}/loop/history", tags=["loop"],
+            dependencies=[Depends(admin_key)])
+async def loop_history(name: str, state: State,
+                       limit: int = Query(100, ge=1, le=10_000)) -> Response:
+    """The loop's audit trail of a model, newest last (``yard.loop.history``).
+
+    Answers ``{"model": name, "events": [{"at": ts, "kind": "rollout.canary",
+    "message": "...", "data": {...}}, ...]}`` with the newest ``limit`` events.
+    """
+    def read() -> list[dict[str, Any]]:
+        events = state.yard.loop.history(name, limit=limit)
+        if not events:
+            state.yard.models.get_model(name)  # NotFound for a model that is not there
+        return [{"at": e.at, "kind": e.kind, "message": e.message, "data": e.data}
+                for e in events]
+
+    return json_response({"model": name, "events": await asyncio.to_thread(read)})
+
+
+@router.get("/v1/loop/status", tags=["loop"], dependencies=[Depends(admin_key)])
+async def loop_status(state: State) -> Response:
+    """Where each model's loop stands (``yard.loop.status``).
+
+    Answers ``{"models": [{"model": "fraud", "step": "canary", "cycle": "...",
+    "champion": 1, "challenger": 2, "last": {...}, "updated_at": ts,
+    "has_policy": true}, ...]}``.
+    """
+    status = await asyncio.to_thread(state.yard.loop.status)
+    return json_response({"models": [dataclasses.asdict(s) for s in status]})

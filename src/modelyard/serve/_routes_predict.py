@@ -1,0 +1,64 @@
+"""The predict routes: one per served reference, then the general forms.
+
+The router is built per app around its state: these routes are the hot path, so each
+endpoint holds the state and its reference itself instead of asking FastAPI's dependency
+machinery for them on every request. The key check is the pipeline's first step, so a
+refused request counts in the error metrics like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+
+from ._openapi import PredictDocs, operation_id
+from ._pipeline import predict as _predict
+from ._state import ServeState
+
+__all__ = ["predict_router"]
+
+
+def predict_router(state: ServeState, docs: PredictDocs) -> APIRouter:
+    """The predict routes of the references ``state`` serves.
+
+    Args:
+        state: the app's state, whose served references get a route each.
+        docs: documents each reference's own route with its version's schemas.
+
+    Returns:
+        A router for ``app.include_router``.
+    """
+    router = APIRouter()
+
+    def predict_route(ref: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return await _predict(state, request, ref)
+        return endpoint
+
+    # One route per served reference, so the OpenAPI schema shows its real fields ...
+    for served in state.table.served.values():
+        parsed = served.parsed
+        path = (f"/v1/models/{parsed.name}/versions/{parsed.version}/predict"
+                if parsed.version is not None else f"/v1/models/{served.ref}/predict")
+        router.add_api_route(path, predict_route(served.ref), methods=["POST"],
+                             tags=["predict"], operation_id=operation_id(served.ref),
+                             summary=f"Predict with {served.ref}", response_model=None)
+        docs.add(path, served)
+
+    # ... and the general forms for anything else served.
+    @router.post("/v1/models/{ref}/predict", tags=["predict"], response_model=None)
+    async def predict(ref: str, request: Request) -> Response:
+        """Predict with a served reference: ``name``, ``name@alias`` or ``name@N``.
+
+        The body is one record (an object of feature values) or a list of records.
+        """
+        return await _predict(state, request, ref)
+
+    @router.post("/v1/models/{name}/versions/{version}/predict", tags=["predict"],
+                 response_model=None)
+    async def predict_version(name: str, version: int, request: Request) -> Response:
+        """Predict with a version a served reference answers with now."""
+        return await _predict(state, request, f"{name}/versions/{version}")
+
+    return router

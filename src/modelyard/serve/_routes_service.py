@@ -1,0 +1,35 @@
+"""The service's own routes: ``/health``, ``/ready`` and ``/metrics`` (no key needed)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from ._http import json_response
+from ._metrics import CONTENT_TYPE
+from ._state import State
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.get("/health", tags=["service"])
+async def health(state: State) -> dict[str, Any]:
+    """Alive: the process answers."""
+    return {"status": "alive", "uptime_s": round(time.time() - state.started, 3)}
+
+
+@router.get("/ready", tags=["service"])
+async def ready(state: State) -> Response:
+    """Ready (200) once every served model is loaded; 503 before."""
+    body = {"ready": state.table.ready, "models": state.describe()}
+    return json_response(body, 200 if body["ready"] else 503)
+
+
+@router.get("/metrics", tags=["service"])
+async def metrics(state: State) -> Response:
+    """Prometheus metrics."""
+    return Response(state.metrics.render(), media_type=CONTENT_TYPE)
