@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
@@ -151,9 +149,8 @@ class LoopRepository:
 
         def acquire(session: Session) -> Lease | None:
             now = time.time()
-            insert = sqlite_insert if self._db.is_sqlite else pg_insert
-            session.execute(insert(LeaseRow).values(name=name, holder=holder,
-                                                    expires_at=now + ttl_s)
+            session.execute(self._db.insert(LeaseRow).values(name=name, holder=holder,
+                                                             expires_at=now + ttl_s)
                             .on_conflict_do_nothing(index_elements=["name"]))
             row = session.scalars(select(LeaseRow).where(LeaseRow.name == name)
                                   .with_for_update()).one()

@@ -10,8 +10,6 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, NotFound
@@ -184,8 +182,7 @@ class MonitoringRepository:
         def upsert(session: Session) -> MonitorWindow:
             # One atomic statement on the window's unique key: two passes at once leave one
             # row (the later result), never two.
-            insert = (sqlite_insert if session.get_bind().dialect.name == "sqlite"
-                      else pg_insert)(MonitorWindowRow)
+            insert = self._db.insert(MonitorWindowRow)
             session.execute(insert.values(model=model, window_start=window_start,
                                           window_end=window_end, **values)
                             .on_conflict_do_update(

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..config import Settings
@@ -97,8 +95,7 @@ class Store:
 
         def upsert(session: Session) -> None:
             values = {"sha256": sha256, "size": size, "created_at": now}
-            insert = sqlite_insert if self.db.is_sqlite else pg_insert
-            stmt = insert(BlobRow).values(**values)
+            stmt = self.db.insert(BlobRow).values(**values)
             session.execute(
                 stmt.on_conflict_do_update(index_elements=["sha256"], set_={"created_at": now})
             )
