@@ -16,7 +16,7 @@ from modelyard.monitor import (
     compute_drift,
     compute_psi,
 )
-from modelyard.monitor._drift import count_numeric
+from modelyard.monitor._counts import count_numeric
 from modelyard.monitor._profile import FINE_BUCKETS, NumericProfile, profile_numeric
 
 CATS = np.array(["a", "b", "c", "d", "e"])

@@ -6,12 +6,11 @@ from ._alerts import AlertRule as AlertRule
 from ._alerts import default_rules as default_rules
 from ._alerts import parse_rule as parse_rule
 from ._alerts import post_webhook as post_webhook
+from ._counts import DriftCounts as DriftCounts
+from ._counts import compute_drift as compute_drift
 from ._drift import DataDrift as DataDrift
-from ._drift import DriftCounts as DriftCounts
 from ._drift import DriftThresholds as DriftThresholds
 from ._drift import FeatureDrift as FeatureDrift
-from ._drift import compute_drift as compute_drift
-from ._drift import compute_psi as compute_psi
 from ._health import Health as Health
 from ._health import ServerCounts as ServerCounts
 from ._health import read_server_counts as read_server_counts
@@ -28,6 +27,7 @@ from ._report import print_report as print_report
 from ._results import VersionResult as VersionResult
 from ._results import WindowResult as WindowResult
 from ._sketch import FeatureSketches as FeatureSketches
+from ._statistics import compute_psi as compute_psi
 from ._windows import WindowSpec as WindowSpec
 from ._windows import parse_window as parse_window
 

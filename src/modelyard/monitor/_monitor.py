@@ -14,7 +14,8 @@ from ..errors import InvalidInput, NotFound
 from ..registry import Models
 from ..store import Alert, ModelVersion, Store
 from ._alerts import Alerter, AlertEvent, AlertRule, default_rules, parse_rule
-from ._drift import DriftCounts, DriftThresholds
+from ._counts import DriftCounts
+from ._drift import DriftThresholds
 from ._health import read_server_counts
 from ._performance import LabelIndex, PerformanceCounts
 from ._profile import ReferenceProfile

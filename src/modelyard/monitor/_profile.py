@@ -44,7 +44,7 @@ __all__ = [
 
 FINE_BUCKETS = 1000
 """Reference quantile buckets of a numeric column: each holds about 0.1% of the reference,
-which bounds the error of the KS statistic computed from them (see :mod:`._drift`)."""
+which bounds the error of the KS statistic computed from them (see :mod:`._statistics`)."""
 PSI_BINS = 10
 """PSI compares reference deciles."""
 TOP_CATEGORIES = 50

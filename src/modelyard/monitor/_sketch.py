@@ -1,7 +1,7 @@
 """Live drift: per-feature sketches the server updates as predictions arrive.
 
 A :class:`FeatureSketches` holds, for one served model version, the same bucket counts a
-batch window holds (:class:`~._drift.DriftCounts` against the version's reference
+batch window holds (:class:`~._counts.DriftCounts` against the version's reference
 profile), in a ring of ``slots`` time slots covering the last ``window_s`` seconds. An
 update of a 2-D batch counts all its numeric columns at once (two ``searchsorted`` and one
 ``bincount`` over the whole matrix, no Python step per column: a request of one MNIST
@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ._drift import DataDrift, DriftCounts, DriftThresholds
+from ._counts import DriftCounts
+from ._drift import DataDrift, DriftThresholds
 from ._profile import ReferenceProfile
 
 __all__ = ["FeatureSketches"]

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import InvalidInput, ModelyardError
-from ._drift import DriftCounts
+from ._counts import DriftCounts
 from ._health import HealthCounts
 from ._log import _parts, iter_prediction_log
 from ._performance import LabelIndex, PerformanceCounts
