@@ -14,10 +14,10 @@ from ._drift import FeatureDrift as FeatureDrift
 from ._health import Health as Health
 from ._health import ServerCounts as ServerCounts
 from ._health import read_server_counts as read_server_counts
-from ._log import LogSchema as LogSchema
 from ._log import PredictionLog as PredictionLog
-from ._log import iter_prediction_log as iter_prediction_log
-from ._log import read_prediction_log as read_prediction_log
+from ._logread import iter_prediction_log as iter_prediction_log
+from ._logread import read_prediction_log as read_prediction_log
+from ._logschema import LogSchema as LogSchema
 from ._monitor import Monitor as Monitor
 from ._performance import Performance as Performance
 from ._profile import ReferenceProfile as ReferenceProfile

@@ -1,37 +1,12 @@
-"""The prediction log: every served prediction, appended off the request path to Parquet.
+"""The prediction log's writer: every served prediction, appended off the request path.
 
-Layout, under a root folder (``<state_dir>/predictions`` for ``modelyard serve``)::
-
-    <root>/<model>/part-<UTC yyyymmddTHHMMSSffffff>-<pid>-<seq>.parquet
-
-A part is written as ``.part-....parquet.tmp`` and renamed to its final name when it is
-closed: past ``rotate_bytes``, past ``rotate_s`` of age, when a model version with other
-columns starts writing, or on :meth:`PredictionLog.close`. Readers only ever see closed,
-complete files; a crash loses at most the open part (its ``.tmp`` file is left behind and
-may be read with ``pyarrow.parquet`` up to its last complete row group, but is ignored here).
-
-One row per predicted row, with these columns:
-
-==================  ==========================  =========================================
-column              Arrow type                  what
-==================  ==========================  =========================================
-``request_id``      string                      the id the server answered with
-``row``             int32                       the row's position in its request
-``ts``              timestamp[us, UTC]          when the request arrived
-``model``           string                      the model name
-``version``         int32                       the version that answered
-``alias``           string (null)               the alias the caller used, if any
-``latency_ms``      float64                     the request's time in the server, to the
-                                                prediction (not the response write)
-``status``          int16                       the HTTP status (200: only answered
-                                                predictions are logged)
-``input.<name>``    by logical type             one per input feature: float -> float64,
-                                                integer -> int64, boolean -> bool,
-                                                string/categorical -> string,
-                                                datetime -> timestamp[us, UTC]
-``prediction``      by the prediction type      what ``predict`` returned
-``proba.<class>``   float64                     one per class, when the model has them
-==================  ==========================  =========================================
+Request handlers queue rows; one background thread writes them to Parquet parts (layout
+and columns in :mod:`._logschema`). A part is written as ``.part-....parquet.tmp`` and
+renamed to its final name when it is closed: past ``rotate_bytes``, past ``rotate_s`` of
+age, when a model version with other columns starts writing, or on
+:meth:`PredictionLog.close`. Readers only ever see closed, complete files; a crash loses at
+most the open part (its ``.tmp`` file is left behind and may be read with
+``pyarrow.parquet`` up to its last complete row group, but is ignored here).
 
 Back-pressure: :meth:`PredictionLog.append` never blocks. When more than
 ``max_queue_rows`` rows wait for the writer (the disk cannot keep up), new rows are dropped
@@ -47,8 +22,8 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,71 +32,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = [
-    "LogSchema",
-    "PredictionLog",
-    "iter_prediction_log",
-    "read_prediction_log",
-]
+from ._logschema import LogSchema, arrow_type
+
+__all__ = ["PredictionLog"]
 
 _LOG = logging.getLogger("modelyard.monitor")
-
-_BASE_FIELDS: tuple[pa.Field, ...] = (
-    pa.field("request_id", pa.string()),
-    pa.field("row", pa.int32()),
-    pa.field("ts", pa.timestamp("us", tz="UTC")),
-    pa.field("model", pa.string()),
-    pa.field("version", pa.int32()),
-    pa.field("alias", pa.string()),
-    pa.field("latency_ms", pa.float64()),
-    pa.field("status", pa.int16()),
-)
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "float": pa.float64(),
-    "integer": pa.int64(),
-    "boolean": pa.bool_(),
-    "string": pa.string(),
-    "categorical": pa.string(),
-    "datetime": pa.timestamp("us", tz="UTC"),
-    "list": pa.list_(pa.int64()),  # a recommender's top-k item ids per row
-}
-
-
-def _arrow_type(logical: str) -> pa.DataType:
-    return _ARROW_TYPES.get(logical, pa.string())
-
-
-@dataclass(frozen=True)
-class LogSchema:
-    """The columns of one model version's log rows; build it once per loaded version.
-
-    Args:
-        model: the model name.
-        version: the version number.
-        inputs: ``(name, logical type)`` of each input feature, in the order a 2-D input
-            array has them.
-        prediction_type: the logical type of the predictions.
-        classes: the class labels, when probabilities are logged.
-
-    Example:
-        >>> s = LogSchema("fraud", 3, (("amount", "float"),), "integer", (0, 1))
-        >>> s.arrow.names[-3:]
-        ['prediction', 'proba.0', 'proba.1']
-    """
-
-    model: str
-    version: int
-    inputs: tuple[tuple[str, str], ...]
-    prediction_type: str = "float"
-    classes: tuple[Any, ...] | None = None
-    arrow: pa.Schema = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        fields = list(_BASE_FIELDS)
-        fields += [pa.field(f"input.{n}", _arrow_type(t)) for n, t in self.inputs]
-        fields.append(pa.field("prediction", _arrow_type(self.prediction_type)))
-        fields += [pa.field(f"proba.{c}", pa.float64()) for c in self.classes or ()]
-        object.__setattr__(self, "arrow", pa.schema(fields))
 
 
 @dataclass(slots=True)
@@ -136,6 +51,7 @@ class _Entry:
     predictions: Any
     probabilities: Any
     n: int
+
 
 
 def _column(values: Any, dtype: pa.DataType) -> pa.Array:
@@ -164,6 +80,7 @@ def _column(values: Any, dtype: pa.DataType) -> pa.Array:
         return pa.nulls(len(values), type=dtype)
 
 
+
 def _table(entries: Sequence[_Entry]) -> pa.Table:
     schema = entries[0].schema
     counts = np.fromiter((e.n for e in entries), dtype=np.int64, count=len(entries))
@@ -187,7 +104,7 @@ def _table(entries: Sequence[_Entry]) -> pa.Table:
         matrix = np.concatenate([e.inputs for e in entries]) if len(entries) > 1 else \
             entries[0].inputs
         for j, (name, kind) in enumerate(schema.inputs):
-            columns[f"input.{name}"] = _column(matrix[:, j], _arrow_type(kind))
+            columns[f"input.{name}"] = _column(matrix[:, j], arrow_type(kind))
     else:
         records: list[Any] = []
         for e in entries:
@@ -198,14 +115,14 @@ def _table(entries: Sequence[_Entry]) -> pa.Table:
         for name, kind in schema.inputs:
             columns[f"input.{name}"] = _column(
                 [r.get(name) if isinstance(r, Mapping) else None for r in records],
-                _arrow_type(kind))
+                arrow_type(kind))
     if schema.prediction_type == "list":
         lists = [row for e in entries for row in np.asarray(e.predictions).reshape(e.n, -1)
                  .tolist()]
-        columns["prediction"] = _column(lists, _arrow_type("list"))
+        columns["prediction"] = _column(lists, arrow_type("list"))
     else:
         predictions = np.concatenate([np.asarray(e.predictions).reshape(-1) for e in entries])
-        columns["prediction"] = _column(predictions, _arrow_type(schema.prediction_type))
+        columns["prediction"] = _column(predictions, arrow_type(schema.prediction_type))
     if schema.classes:
         width = len(schema.classes)
         proba = np.concatenate([
@@ -215,6 +132,7 @@ def _table(entries: Sequence[_Entry]) -> pa.Table:
         for j, cls in enumerate(schema.classes):
             columns[f"proba.{cls}"] = pa.array(proba[:, j], from_pandas=True)  # NaN: null
     return pa.Table.from_arrays([columns[f.name] for f in schema.arrow], schema=schema.arrow)
+
 
 
 class _Part:
@@ -241,6 +159,7 @@ class _Part:
     def close(self) -> None:
         self.writer.close()
         os.replace(self.tmp, self.final)
+
 
 
 class PredictionLog:
@@ -447,75 +366,3 @@ class PredictionLog:
     def _close_parts(self) -> None:
         for model in list(self._parts):
             self._close_part(model)
-
-
-def _parts(root: Path, model: str) -> list[Path]:
-    folder = Path(root) / model
-    return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
-
-
-def _to_ts(value: datetime | float | None) -> pa.Scalar | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        value = datetime.fromtimestamp(value, UTC)
-    elif value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return pa.scalar(value, type=pa.timestamp("us", tz="UTC"))
-
-
-def iter_prediction_log(
-    root: str | os.PathLike[str],
-    model: str,
-    since: datetime | float | None = None,
-    until: datetime | float | None = None,
-) -> Iterator[pa.RecordBatch]:
-    """Record batches of ``model``'s closed log files, oldest file first.
-
-    Args:
-        root: the log's root folder.
-        model: the model name.
-        since: keep rows with ``ts >= since`` (a datetime, naive meaning UTC, or epoch
-            seconds).
-        until: keep rows with ``ts < until``.
-
-    Example:
-        >>> for batch in iter_prediction_log(".modelyard/predictions", "fraud"):
-        ...     print(batch.num_rows)  # doctest: +SKIP
-    """
-    import pyarrow.compute as pc
-
-    lo, hi = _to_ts(since), _to_ts(until)
-    for path in _parts(Path(root), model):
-        for batch in pq.ParquetFile(path).iter_batches():
-            if lo is not None or hi is not None:
-                ts = batch.column("ts")
-                keep = pa.array(np.ones(batch.num_rows, dtype=bool))
-                if lo is not None:
-                    keep = pc.and_(keep, pc.greater_equal(ts, lo))
-                if hi is not None:
-                    keep = pc.and_(keep, pc.less(ts, hi))
-                batch = batch.filter(keep)
-            if batch.num_rows:
-                yield batch
-
-
-def read_prediction_log(
-    root: str | os.PathLike[str],
-    model: str,
-    since: datetime | float | None = None,
-    until: datetime | float | None = None,
-) -> pa.Table:
-    """``model``'s logged predictions as one table (see :func:`iter_prediction_log`).
-
-    Files of versions with other inputs are combined; a column a file lacks is null there.
-    No files gives an empty table with the base columns.
-
-    Example:
-        >>> table = read_prediction_log(".modelyard/predictions", "fraud")  # doctest: +SKIP
-        >>> table.column("prediction")  # doctest: +SKIP
-    """
-    tables = [pa.Table.from_batches([b]) for b in iter_prediction_log(root, model, since, until)]
-    if not tables:
-        return pa.schema(list(_BASE_FIELDS)).empty_table()
-    return pa.concat_tables(tables, promote_options="default")

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from ..errors import InvalidInput, NotFound
 from ..registry import Models
 from ..store import ModelVersion, Store
-from ._log import read_prediction_log
+from ._logread import read_prediction_log
 from ._profile import ReferenceProfile, build_profile, feature_kind
 from ._windows import parse_time
 

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from ..errors import InvalidInput, ModelyardError
 from ._counts import DriftCounts
 from ._health import HealthCounts
-from ._log import _parts, iter_prediction_log
+from ._logread import closed_parts, iter_prediction_log
 from ._performance import LabelIndex, PerformanceCounts
 from ._profile import ReferenceProfile
 
@@ -286,7 +286,7 @@ def _last_batches(root: Path, model: str, last: int,
             yield batch.slice(skip)
             skip = 0
         return
-    paths = _parts(root, model)
+    paths = closed_parts(root, model)
     sizes = [pq.ParquetFile(p).metadata.num_rows for p in paths]
     skip = max(sum(sizes) - last, 0)
     for path, size in zip(paths, sizes, strict=True):
