@@ -44,6 +44,7 @@ from typing import Any
 
 import httpx
 
+from ..config import default
 from ..errors import InvalidInput
 from ..store import Alert, Store
 from ._results import WindowResult
@@ -95,17 +96,19 @@ def parse_rule(text: str) -> AlertRule:
         raise InvalidInput(f"alert rule {text!r}: {match.group(2)!r} is not a number") from exc
 
 
-def default_rules(*, psi: float = 0.2, accuracy_drop: float = 0.05,
-                  latency_p99_ms: float = 100.0, error_rate: float = 0.01) -> tuple[
-                      AlertRule, ...]:
-    """The rules used when none are given (thresholds from the settings)."""
+def default_rules(*, psi: float = default("psi_threshold"),
+                  accuracy_drop: float = default("alert_accuracy_drop"),
+                  latency_p99_ms: float = default("alert_latency_p99_ms"),
+                  error_rate: float = default("alert_error_rate")) -> tuple[AlertRule, ...]:
+    """The rules used when none are given (thresholds from the settings; by default their
+    declared defaults)."""
     return (AlertRule("feature_psi", psi), AlertRule("prediction_psi", psi),
             AlertRule("accuracy_drop", accuracy_drop),
             AlertRule("latency_p99_ms", latency_p99_ms), AlertRule("error_rate", error_rate))
 
 
 def measure(window: WindowResult, name: str, *,
-            min_labelled_rows: int = 30) -> dict[str, float]:
+            min_labelled_rows: int = default("monitor_min_labelled_rows")) -> dict[str, float]:
     """The values of one measure in one window, by subject; empty when unknown."""
     if name in ("feature_psi", "missing_rate", "out_of_range_rate", "feature_drift"):
         out: dict[str, float] = {}
@@ -180,7 +183,8 @@ class Alerter:
     """
 
     def __init__(self, store: Store, rules: Iterable[AlertRule], *,
-                 webhook_url: str | None = None, min_labelled_rows: int = 30) -> None:
+                 webhook_url: str | None = None,
+                 min_labelled_rows: int = default("monitor_min_labelled_rows")) -> None:
         self._store = store
         self.rules = tuple(rules)
         self.webhook_url = webhook_url or None

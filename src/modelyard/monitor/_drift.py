@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import default
 from ._profile import FeatureProfile, NumericProfile
 from ._statistics import chi2_js, compute_psi, ks_from_cdfs
 
@@ -45,19 +46,20 @@ DISPLAY_BINS = 40
 
 @dataclass(frozen=True)
 class DriftThresholds:
-    """When a feature counts as drifted (see the module docstring).
+    """When a feature counts as drifted (see the module docstring); the defaults are the
+    settings' declared ones (``modelyard.config``).
 
     Example:
         >>> DriftThresholds().psi_threshold
         0.2
     """
 
-    psi_threshold: float = 0.2
-    ks_pvalue_threshold: float = 0.01
-    ks_min_statistic: float = 0.1
-    chi2_pvalue_threshold: float = 0.01
-    js_threshold: float = 0.1
-    psi_min_rows: int = 200
+    psi_threshold: float = default("psi_threshold")
+    ks_pvalue_threshold: float = default("ks_pvalue_threshold")
+    ks_min_statistic: float = default("ks_min_statistic")
+    chi2_pvalue_threshold: float = default("chi2_pvalue_threshold")
+    js_threshold: float = default("js_threshold")
+    psi_min_rows: int = default("psi_min_rows")
 
 
 @dataclass

@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..config import default
 from ._logschema import LogSchema, arrow_type
 
 __all__ = ["PredictionLog"]
@@ -51,7 +52,6 @@ class _Entry:
     predictions: Any
     probabilities: Any
     n: int
-
 
 
 def _column(values: Any, dtype: pa.DataType) -> pa.Array:
@@ -78,7 +78,6 @@ def _column(values: Any, dtype: pa.DataType) -> pa.Array:
         _LOG.warning("prediction log: values of type %s do not fit %s; logged as null",
                      type(values).__name__, dtype)
         return pa.nulls(len(values), type=dtype)
-
 
 
 def _table(entries: Sequence[_Entry]) -> pa.Table:
@@ -134,7 +133,6 @@ def _table(entries: Sequence[_Entry]) -> pa.Table:
     return pa.Table.from_arrays([columns[f.name] for f in schema.arrow], schema=schema.arrow)
 
 
-
 class _Part:
     """One open Parquet file of one model, written under a temporary name."""
 
@@ -161,9 +159,8 @@ class _Part:
         os.replace(self.tmp, self.final)
 
 
-
 class PredictionLog:
-    """A background writer of the prediction log (see the module docstring for the format).
+    """A background writer of the prediction log (the format: :mod:`._logschema`).
 
     Args:
         root: the folder holding one sub-folder per model.
@@ -182,10 +179,10 @@ class PredictionLog:
         self,
         root: str | os.PathLike[str],
         *,
-        rotate_bytes: int = 64 * 1024 * 1024,
-        rotate_s: float = 300.0,
-        flush_interval_s: float = 0.5,
-        max_queue_rows: int = 1_000_000,
+        rotate_bytes: int = int(default("log_rotate_mb") * 1024 * 1024),
+        rotate_s: float = default("log_rotate_s"),
+        flush_interval_s: float = default("log_flush_interval_s"),
+        max_queue_rows: int = default("log_max_queue_rows"),
     ) -> None:
         self.root = Path(root)
         self.rotate_bytes = rotate_bytes

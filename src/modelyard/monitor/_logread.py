@@ -25,7 +25,6 @@ def closed_parts(root: Path, model: str) -> list[Path]:
     return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
 
 
-
 def _to_ts(value: datetime | float | None) -> pa.Scalar | None:
     if value is None:
         return None
@@ -34,7 +33,6 @@ def _to_ts(value: datetime | float | None) -> pa.Scalar | None:
     elif value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return pa.scalar(value, type=pa.timestamp("us", tz="UTC"))
-
 
 
 def iter_prediction_log(
@@ -71,7 +69,6 @@ def iter_prediction_log(
                 batch = batch.filter(keep)
             if batch.num_rows:
                 yield batch
-
 
 
 def read_prediction_log(

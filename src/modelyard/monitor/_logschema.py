@@ -63,10 +63,8 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 }
 
 
-
 def arrow_type(logical: str) -> pa.DataType:
     return ARROW_TYPES.get(logical, pa.string())
-
 
 
 @dataclass(frozen=True)
