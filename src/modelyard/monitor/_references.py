@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from ..errors import InvalidInput, NotFound
-from ..registry import Models
+from ..registry import Lineage, Models
 from ..store import ModelVersion, Store
 from ._logread import read_prediction_log
 from ._profile import ReferenceProfile, build_profile, feature_kind
@@ -27,6 +27,14 @@ from ._windows import parse_time
 __all__ = ["version_profile", "window_profile"]
 
 _LOG = logging.getLogger("modelyard.monitor")
+
+
+def _task(version: ModelVersion) -> str:
+    """What the version was trained to do (its lineage), else what its signature says."""
+    lineage = Lineage.find(version)
+    if lineage is not None and lineage.task:
+        return lineage.task
+    return str(version.signature.get("outputs", {}).get("task", "other"))
 
 
 def version_profile(store: Store, models: Models, version: ModelVersion) -> ReferenceProfile:
@@ -59,7 +67,8 @@ def _profile_frame(models: Models, version: ModelVersion, frame: pd.DataFrame,
                    source: str, *, schema: Mapping[str, Any] | None = None) -> ReferenceProfile:
     inputs = version.signature.get("inputs")
     if inputs is None:
-        names = version.extra.get("features") or [c for c in frame.columns]
+        lineage = Lineage.find(version)
+        names = list(lineage.features) if lineage and lineage.features else list(frame.columns)
         inputs = [{"name": n, "type": _logical(frame[n])} for n in names
                   if n in frame.columns]
     types = {c["name"]: c["type"] for c in inputs if c["name"] in frame.columns}
@@ -73,8 +82,7 @@ def _profile_frame(models: Models, version: ModelVersion, frame: pd.DataFrame,
     for spec in inputs:
         if spec.get("categories") and spec["name"] not in allowed:
             allowed[spec["name"]] = tuple(str(c) for c in spec["categories"])
-    task = str(version.extra.get("task") or version.signature.get("outputs", {}).get(
-        "task", "other"))
+    task = _task(version)
     classes_raw = version.signature.get("outputs", {}).get("classes")
     classes = tuple(classes_raw) if classes_raw else None
     predictions = _reference_predictions(models, version, frame[list(types)], task, classes)
@@ -118,8 +126,7 @@ def window_profile(model: str, text: str, log_root: Path,
     columns = {n: table.column(f"input.{n}") for n in types}
     classes_raw = version.signature.get("outputs", {}).get("classes")
     classes = tuple(classes_raw) if classes_raw else None
-    task = str(version.extra.get("task") or version.signature.get("outputs", {}).get(
-        "task", "other"))
+    task = _task(version)
     own = table.filter(pc.equal(table.column("version"), version.version))
     predictions: dict[str, tuple[Any, str]] = {}
     if "prediction" in own.column_names and own.num_rows:
