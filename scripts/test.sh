@@ -13,6 +13,11 @@ if [ "${MODELYARD_TEST_PG:-1}" != 0 ] && [ -z "${MODELYARD_TEST_PG_URL:-}" ]; th
   fi
 fi
 
+# Debian's chromium for the dashboard's browser tests (Playwright drives it; no download).
+if [ -f scripts/browser.sh ]; then
+  eval "$(bash scripts/browser.sh)"
+fi
+
 echo "== ruff"
 .venv/bin/ruff check src tests benchmarks
 echo "== mypy"
