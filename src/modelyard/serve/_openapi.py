@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI
@@ -19,7 +20,9 @@ from fastapi.utils import deep_dict_update
 from ._models import ServedModel
 from ._schemas import output_schema
 
-__all__ = ["DESCRIPTION", "TITLE", "VERSION", "PredictDocs", "operation_id", "predict_doc"]
+__all__ = [
+    "DESCRIPTION", "TITLE", "VERSION", "PredictDocs", "operation_id", "own_path", "predict_doc",
+]
 
 TITLE = "modelyard prediction service"
 DESCRIPTION = ("Predictions from registered model versions; request bodies follow each "
@@ -31,6 +34,15 @@ VERSION = importlib.metadata.version("modelyard")
 def operation_id(ref: str) -> str:
     """The OpenAPI operation id of the predict route of a served reference."""
     return "predict_" + re.sub(r"[^A-Za-z0-9_]", "_", ref)
+
+
+def own_path(served: ServedModel) -> str:
+    """The path of the predict route of a served reference (its version's path when the
+    reference names a version)."""
+    parsed = served.parsed
+    if parsed.version is not None:
+        return f"/v1/models/{parsed.name}/versions/{parsed.version}/predict"
+    return f"/v1/models/{served.ref}/predict"
 
 
 def predict_doc(served: ServedModel) -> dict[str, Any]:
@@ -50,23 +62,20 @@ def predict_doc(served: ServedModel) -> dict[str, Any]:
 class PredictDocs:
     """Documents each served reference's own predict route with its current version.
 
-    The predict routes register their paths (:meth:`add`); :meth:`openapi` replaces the
-    app's ``openapi()`` (FastAPI's way to extend the document) and fills the request and
-    response schemas of those routes in from the versions answering now; :meth:`refresh`,
-    called after every hot swap, drops the cached document so ``/openapi.json`` follows
-    the aliases.
+    :meth:`openapi` replaces the app's ``openapi()`` (FastAPI's way to extend the
+    document) and fills in the request and response schemas of those routes from the
+    versions answering now; :meth:`refresh`, called after every hot swap, drops the cached
+    document so ``/openapi.json`` follows the aliases.
 
     Args:
         app: the app whose document this is.
+        routes: the path of each served reference's own predict route (``POST``), and
+            the reference.
     """
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, routes: Iterable[tuple[str, ServedModel]]) -> None:
         self._app = app
-        self._served: list[tuple[str, ServedModel]] = []
-
-    def add(self, path: str, served: ServedModel) -> None:
-        """Document the predict route (``POST``) at ``path`` with ``served``'s schemas."""
-        self._served.append((path, served))
+        self._served = list(routes)
 
     def openapi(self) -> dict[str, Any]:
         """The app's OpenAPI document, built once per swap."""

@@ -12,22 +12,21 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request, Response
 
-from ._openapi import PredictDocs, operation_id
+from ._openapi import operation_id, own_path
 from ._pipeline import predict as _predict
 from ._state import ServeState
 
 __all__ = ["predict_router"]
 
 
-def predict_router(state: ServeState, docs: PredictDocs) -> APIRouter:
+def predict_router(state: ServeState) -> APIRouter:
     """The predict routes of the references ``state`` serves.
 
     Args:
         state: the app's state, whose served references get a route each.
-        docs: documents each reference's own route with its version's schemas.
 
     Returns:
-        A router for ``app.include_router``.
+        A router; ``create_app`` puts its routes on the app's own router.
     """
     router = APIRouter()
 
@@ -38,13 +37,9 @@ def predict_router(state: ServeState, docs: PredictDocs) -> APIRouter:
 
     # One route per served reference, so the OpenAPI schema shows its real fields ...
     for served in state.table.served.values():
-        parsed = served.parsed
-        path = (f"/v1/models/{parsed.name}/versions/{parsed.version}/predict"
-                if parsed.version is not None else f"/v1/models/{served.ref}/predict")
-        router.add_api_route(path, predict_route(served.ref), methods=["POST"],
+        router.add_api_route(own_path(served), predict_route(served.ref), methods=["POST"],
                              tags=["predict"], operation_id=operation_id(served.ref),
                              summary=f"Predict with {served.ref}", response_model=None)
-        docs.add(path, served)
 
     # ... and the general forms for anything else served.
     @router.post("/v1/models/{ref}/predict", tags=["predict"], response_model=None)
