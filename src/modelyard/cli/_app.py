@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .. import errors
-from ..yard import Yard
-from ..yard import open as open_yard
 from ._render import console, fail
+
+if TYPE_CHECKING:
+    from ..yard import Yard
 
 app = typer.Typer(
     name="modelyard",
     help="modelyard: data versions, tracked runs, a model registry, serving and monitoring.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
+
+#: The name usage lines show, however the CLI was started (``python -m modelyard`` too).
+PROG_NAME = "modelyard"
 
 ProjectOpt = Annotated[
     Path | None,
@@ -31,8 +35,37 @@ DbOpt = Annotated[
 
 
 def open_from_cli(project: Path | None, db_url: str | None = None) -> Yard:
-    """Open the yard named by the common options."""
+    """Open the yard named by the common options (the SDK is imported here, on first use,
+    so that ``--help`` and usage errors answer at once)."""
+    from ..yard import open as open_yard
+
     return open_yard(project, db_url=db_url)
+
+
+def version_string() -> str:
+    """``modelyard <version>``: the installed distribution's version, else the package's."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("modelyard")
+    except PackageNotFoundError:
+        from .. import __version__ as found
+    return f"modelyard {found}"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(version_string())
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = False,
+) -> None:
+    """modelyard: data versions, tracked runs, a model registry, serving and monitoring."""
 
 
 @app.command()
@@ -79,24 +112,70 @@ def gc(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; a user's error is one red line and a non-zero exit, never a traceback."""
+    """Run the CLI; a user's error is one red line and a non-zero exit, never a traceback.
+
+    Args:
+        argv: the arguments after the program name (default: ``sys.argv[1:]``).
+
+    Raises:
+        SystemExit: always but on success: 2 for a usage error (after the usage line), the
+            error's ``exit_code`` for a :class:`~modelyard.errors.ModelyardError`, 130 when
+            interrupted.
+
+    Example:
+        >>> main(["--version"])  # doctest: +SKIP
+        modelyard 0.1.0
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        # Not standalone: our own errors reach the handler below instead of a traceback.
+        code = app(args=argv, prog_name=PROG_NAME, standalone_mode=False)
     except errors.ModelyardError as exc:
         fail(exc.message)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        fail("aborted")
-        sys.exit(130)
     except KeyboardInterrupt:
         fail("interrupted")
         sys.exit(130)
     except Exception as exc:
-        import click
+        handled = _framework_exit(exc)
+        if handled is None:
+            raise
+        sys.exit(handled)
+    # A command's ``raise typer.Exit(n)`` comes back as n when not standalone.
+    if isinstance(code, int) and not isinstance(code, bool) and code:
+        sys.exit(code)
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+
+def _framework_exit(exc: BaseException) -> int | None:
+    """Show an exception of typer's or click's (whichever version is installed: typer 0.29
+    has its own classes, older ones raise click's) and return its exit code; None if it is
+    someone else's, which is a bug and keeps its traceback."""
+    package = type(exc).__module__.partition(".")[0]
+    if package not in ("typer", "click"):
+        return None
+    code = getattr(exc, "exit_code", None)
+    name = type(exc).__name__
+    if name == "NoArgsIsHelpError":
+        return 2  # the help is already printed, as typer's no_args_is_help does
+    if name == "Abort":
+        fail("aborted")
+        return 130
+    if callable(getattr(exc, "format_message", None)) and callable(getattr(exc, "show", None)):
+        _show_usage_error(exc)
+        return code if isinstance(code, int) else 1
+    if isinstance(code, int):  # Exit
+        return code
+    return None
+
+
+def _show_usage_error(exc: Any) -> None:
+    """The usage line, where to find help, then one red ``error:`` line (as our own errors)."""
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        fail(str(exc.format_message()))
+        return
+    err = sys.stderr
+    err.write(f"{ctx.get_usage()}\n")
+    if ctx.command.get_help_option(ctx) is not None:
+        err.write(f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.\n")
+    err.flush()
+    fail(str(exc.format_message()))

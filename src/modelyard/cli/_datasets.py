@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..yard import Yard
-from ..errors import InvalidInput, NotFound
-from ..store import DatasetVersion
+from ..errors import InvalidInput, NotFound, ValidationFailed
+
+if TYPE_CHECKING:
+    from ..store import DatasetVersion
+    from ..yard import Yard
 from ._app import DbOpt, ProjectOpt, app, open_from_cli
 from ._render import console, number, table, when
+
+class FileFormat(StrEnum):
+    """Formats ``ingest`` reads (``--format``; by default the file's suffix decides)."""
+
+    csv = "csv"
+    parquet = "parquet"
+
 
 datasets_app = typer.Typer(help="List, show, validate and delete dataset versions.",
                            no_args_is_help=True)
@@ -26,7 +36,8 @@ def ingest(
     = None,
     source_url: Annotated[str | None, typer.Option(
         "--source-url", help="SQLAlchemy URL the --sql query runs against.")] = None,
-    fmt: Annotated[str | None, typer.Option("--format", help="csv or parquet.")] = None,
+    fmt: Annotated[FileFormat | None, typer.Option(
+        "--format", help="Read the file as this (default: from its suffix).")] = None,
     description: Annotated[str, typer.Option(help="What the data is.")] = "",
     project: ProjectOpt = None,
     db_url: DbOpt = None,
@@ -40,8 +51,8 @@ def ingest(
         raise InvalidInput("--sql needs --source-url, the SQLAlchemy URL to run it against")
     with open_from_cli(project, db_url) as yard:
         before = {v.id for v in _versions_or_empty(yard, name)}
-        version = yard.datasets.ingest(source, name=name, format=fmt, sql=sql,
-                                       db_url=source_url, description=description)
+        version = yard.datasets.ingest(source, name=name, format=fmt.value if fmt else None,
+                                       sql=sql, db_url=source_url, description=description)
     note = "new version" if version.id not in before else "unchanged: same content as"
     console().print(f"[green]{note}[/] {version.ref}  {version.n_rows} rows x "
                     f"{version.n_columns} columns  hash {version.content_hash[:12]}")
@@ -102,17 +113,28 @@ def validate(
     project: ProjectOpt = None,
     db_url: DbOpt = None,
 ) -> None:
-    """Check a file against a dataset version's schema; list every violation."""
+    """Check a file against a dataset version's schema; list every violation.
+
+    Exits 0 when the file follows the schema and 2 when it breaks it (one red line after
+    the table), so a pipeline step can gate on it.
+    """
     with open_from_cli(project, db_url) as yard:
         report = yard.datasets.validate(path, against)
     if report.ok:
         console().print(f"[green]valid[/]: {path} follows the schema of {against}")
         return
-    table(f"{len(report.violations)} violations in {path}",
+    table(f"{_plural(len(report.violations), 'violation')} in {path}",
           ["column", "rule", "count", "examples"],
           [(v["column"], v["rule"], v["count"], ", ".join(map(str, v.get("examples", []))))
            for v in report.violations])
-    raise typer.Exit(InvalidInput.exit_code)
+    raise ValidationFailed(
+        f"{path} breaks the schema of {against}: {_plural(len(report.violations), 'violation')}"
+        f" in {len({v['column'] for v in report.violations})} column(s); fix the file, or "
+        "ingest it as a new version if the schema should change", report.violations)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 @datasets_app.command()

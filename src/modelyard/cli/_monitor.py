@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from ..monitor import print_report
 from ._app import DbOpt, ProjectOpt, app, open_from_cli
 from ._render import console, table, when
 
@@ -71,6 +70,8 @@ def check(
     if json_out:
         console().print_json(json.dumps(report.to_dict(), default=_plain))
     else:
+        from ..monitor import print_report
+
         print_report(report, console())
     if html is not None:
         console().print(f"report written to {html}")
@@ -108,6 +109,8 @@ def windows(
         report = yard.monitor.report(model, window=window, limit=limit)
         if html is not None:
             yard.monitor.write_html(report, html)
+    from ..monitor import print_report
+
     print_report(report, console())
     if html is not None:
         console().print(f"report written to {html}")

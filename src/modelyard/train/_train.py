@@ -27,7 +27,7 @@ from ._metrics import default_primary, evaluate, label_scorer, lower_is_better, 
 from ._ranking import train_ranking
 from ._result import TrainResult
 from ._spec import TrainSpec, TuneSpec, load_spec
-from ._tune import tune
+from ._tune import resolve_names, tune
 from ._workspace import Workspace
 
 if TYPE_CHECKING:
@@ -127,7 +127,6 @@ def train(
             "dataset": version.ref, "target": spec.target, "n_features": len(features),
             "test_size": spec.test_size, "seed": spec.seed, "cv": spec.cv,
             "primary_metric": primary,
-            **{f"param.{k}": v for k, v in _flat_params(base).items()},
         })
         run.log_dict(spec.to_dict(), "spec.json")
         best_params: dict[str, Any] = {}
@@ -135,8 +134,15 @@ def train(
             best_params = _tune(spec.tune, estimator, base, X_train, y_train, task=task,
                                 primary=primary, n_classes=n_classes, seed=spec.seed,
                                 run=run, bars=bars)
-            estimator = clone(estimator).set_params(**best_params)
+            full = resolve_names(estimator, list(best_params))
+            prefix = _final_prefix(estimator, base)
+            estimator = clone(estimator).set_params(
+                **{full[k]: v for k, v in best_params.items()})
+            base = clone(base).set_params(**{full[k][len(prefix):]: v for k, v in
+                                             best_params.items() if full[k].startswith(prefix)})
             run.log_params({f"best.{k}": v for k, v in best_params.items()})
+        # the parameters the registered model is fitted with (tuned values included)
+        run.log_params({f"param.{k}": v for k, v in _flat_params(base).items()})
         metrics: dict[str, float] = {}
         if spec.cv > 1:
             metrics.update(_cross_validate(estimator, X_train, y_train, task=task,
@@ -200,6 +206,12 @@ def _with_threshold(estimator: Any, metric: str, y: pd.Series, *, seed: int) -> 
         cv=StratifiedKFold(folds, shuffle=True, random_state=seed), random_state=seed)
 
 
+def _final_prefix(estimator: Any, base: Any) -> str:
+    """The prefix of ``base``'s own parameters inside ``estimator`` (``model__`` when the
+    automatic preprocessing wraps it; empty when it is the estimator itself)."""
+    return "" if estimator is base else "model__"
+
+
 def _is_structure(value: Any) -> bool:
     """An estimator, or a list of (name, estimator) steps: shown by their own params."""
     if hasattr(value, "get_params"):
@@ -225,8 +237,6 @@ def _tune(
             f"no search space for {type(base).__name__}: add [tune.params] to the spec, e.g. "
             "C = { low = 0.001, high = 100, log = true }"
         )
-    if estimator is not base and not spec.params:
-        space = {f"model__{k}": v for k, v in space.items()}
     scoring, negated = scorer_for(task, primary, n_classes)
     bar = bars.add_task(f"tune ({primary})", total=spec.trials) if bars else None
 

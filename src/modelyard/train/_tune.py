@@ -13,7 +13,53 @@ from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
 
 from ..errors import InvalidInput
 
-__all__ = ["tune"]
+__all__ = ["resolve_names", "tune"]
+
+
+def _final_path(estimator: Any) -> str:
+    """The parameter prefix of the step that predicts: ``model__`` inside the automatic
+    preprocessing, ``clf__`` of a user's ``Pipeline([..., ("clf", ...)])``, nested as deep
+    as pipelines go; empty for a bare estimator."""
+    steps = getattr(estimator, "steps", None)
+    if not steps:
+        return ""
+    name, last = steps[-1]
+    return f"{name}__{_final_path(last)}"
+
+
+def resolve_names(estimator: Any, names: list[str]) -> dict[str, str]:
+    """Map search-space names, as users write them (the estimator's own parameters:
+    ``learning_rate``), to the full names of ``estimator`` (``model__learning_rate`` when
+    the automatic preprocessing or a pipeline wraps it). A full name is kept as it is.
+
+    Raises:
+        InvalidInput: a name is no parameter of the estimator, or it names parameters of
+            several steps (the message lists them: write one of them in full).
+    """
+    valid = estimator.get_params(deep=True)
+    final = _final_path(estimator)
+    resolved: dict[str, str] = {}
+    unknown: list[str] = []
+    for name in names:
+        if name in valid:
+            resolved[name] = name
+            continue
+        matches = sorted(k for k in valid if k.endswith(f"__{name}"))
+        preferred = [k for k in matches if k == final + name]
+        if preferred or len(matches) == 1:
+            resolved[name] = (preferred or matches)[0]
+        elif matches:
+            raise InvalidInput(f"cannot tune {name!r}: several steps have it "
+                               f"({', '.join(matches)}); write the one you mean in full")
+        else:
+            unknown.append(name)
+    if unknown:
+        own = sorted(k[len(final):] for k in valid if k.startswith(final) and "__" not in
+                     k[len(final):]) if final else sorted(k for k in valid if "__" not in k)
+        raise InvalidInput(
+            f"cannot tune {', '.join(unknown)}: not parameters of "
+            f"{type(estimator).__name__}; its parameters: {', '.join(own[:20])}")
+    return resolved
 
 
 def _suggest(trial: Any, name: str, dist: dict[str, Any]) -> Any:
@@ -45,21 +91,21 @@ def tune(
 ) -> tuple[dict[str, Any], float]:
     """Search the space for the parameters with the best cross-validated score.
 
-    Each trial is logged as a child run of ``parent`` with its params and ``cv_score``.
+    Each trial is logged as a child run of ``parent`` with its params (named as the space
+    names them) and ``cv_score``. Names are resolved by :func:`resolve_names`, so a space
+    written for the bare estimator tunes it inside the automatic preprocessing or a pipeline.
 
     Returns:
-        The best parameters and their score (in the metric's own sense, not negated).
+        The best parameters under the space's names, and their score (in the metric's own
+        sense, not negated).
+
+    Raises:
+        InvalidInput: a name is not a parameter; every trial failed.
     """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    valid = estimator.get_params(deep=True)
-    unknown = [k for k in space if k not in valid]
-    if unknown:
-        raise InvalidInput(
-            f"cannot tune {', '.join(unknown)}: not parameters of {type(estimator).__name__}; "
-            f"valid names include {', '.join(sorted(valid)[:12])}"
-        )
+    full = resolve_names(estimator, list(space))
     splitter = (StratifiedKFold(cv, shuffle=True, random_state=seed)
                 if task == "classification" else KFold(cv, shuffle=True, random_state=seed))
     sampler = optuna.samplers.TPESampler(seed=seed)
@@ -68,7 +114,7 @@ def tune(
 
     def objective(trial: Any) -> float:
         params = {name: _suggest(trial, name, dist) for name, dist in space.items()}
-        candidate = clone(estimator).set_params(**params)
+        candidate = clone(estimator).set_params(**{full[k]: v for k, v in params.items()})
         with parent.child(f"trial-{trial.number}") as child:
             child.log_params(params)
             child.set_tag("optuna.trial", str(trial.number))
