@@ -129,3 +129,18 @@ def test_malformed_csv_through_the_installed_entry_point(project: Path) -> None:
     )
     assert proc.returncode == 2, proc.stderr
     assert "error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_validate_gates_a_pipeline(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(capsys, "ingest", "cancer.csv", "--name", "cancer")[0] == 0
+    frame = pd.read_csv(project / "cancer.csv").head(50)
+    frame.to_csv(project / "good.csv", index=False)
+    code, out, err = cli(capsys, "datasets", "validate", "good.csv", "--against", "cancer@1")
+    assert code == 0 and "valid" in out and err == ""
+
+    frame["mean_radius"] = "wide"
+    frame.drop(columns=["mean_texture"]).to_csv(project / "bad.csv", index=False)
+    code, out, err = cli(capsys, "datasets", "validate", "bad.csv", "--against", "cancer@1")
+    assert code == 2
+    assert "violations in bad.csv" in out and "mean_radius" in out and "mean_texture" in out
+    assert err.startswith("error: bad.csv breaks the schema of cancer@1") and "Traceback" not in err

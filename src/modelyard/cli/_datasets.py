@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..errors import InvalidInput, NotFound, ValidationFailed
+from ._app import DbOpt, ProjectOpt, app, open_from_cli
+from ._render import console, number, table, when
 
 if TYPE_CHECKING:
     from ..store import DatasetVersion
     from ..yard import Yard
-from ._app import DbOpt, ProjectOpt, app, open_from_cli
-from ._render import console, number, table, when
 
 class FileFormat(StrEnum):
     """Formats ``ingest`` reads (``--format``; by default the file's suffix decides)."""
@@ -130,7 +130,8 @@ def validate(
     raise ValidationFailed(
         f"{path} breaks the schema of {against}: {_plural(len(report.violations), 'violation')}"
         f" in {len({v['column'] for v in report.violations})} column(s); fix the file, or "
-        "ingest it as a new version if the schema should change", report.violations)
+        "ingest it as a new version if the schema should change",
+        [dict(v) for v in report.violations])
 
 
 def _plural(n: int, word: str) -> str:

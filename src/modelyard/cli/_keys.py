@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from ._app import DbOpt, ProjectOpt, app, open_from_cli
 from ._render import console, table, when
+
+
+class Role(StrEnum):
+    """What a key may do (``--role`` of ``keys create``)."""
+
+    read = "read"
+    predict = "predict"
+    admin = "admin"
+
 
 keys_app = typer.Typer(help="Create, list and revoke API keys of the prediction service.",
                        no_args_is_help=True)
@@ -16,14 +26,15 @@ app.add_typer(keys_app, name="keys")
 
 @keys_app.command()
 def create(
-    role: Annotated[str, typer.Option(help="predict (predictions, feedback) or admin.")],
+    role: Annotated[Role, typer.Option(help="read (the dashboard, read-only routes), predict "
+                                       "(predictions, feedback) or admin (everything).")],
     name: Annotated[str, typer.Option(help="What the key is for.")] = "",
     project: ProjectOpt = None,
     db_url: DbOpt = None,
 ) -> None:
     """Create a key; it is printed once and only its hash is stored."""
     with open_from_cli(project, db_url) as yard:
-        record, key = yard.store.keys.create(role, name=name)
+        record, key = yard.store.keys.create(role.value, name=name)
     console().print(f"created {record.role} key {record.id}"
                     + (f" ({record.name})" if record.name else "")
                     + "; store it now, it is not shown again:")

@@ -32,7 +32,8 @@ def err_console() -> Console:
 
 def fail(message: str) -> None:
     """Print one red error line to stderr."""
-    err_console().print(f"error: {message}", style=ERROR_STYLE, markup=False)
+    # soft_wrap: a long message stays one line (the terminal wraps it, a log keeps it whole)
+    err_console().print(f"error: {message}", style=ERROR_STYLE, markup=False, soft_wrap=True)
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -9,6 +10,16 @@ import typer
 from ..errors import InvalidInput, NotFound
 from ._app import DbOpt, ProjectOpt, app, open_from_cli
 from ._render import console, number, table, when
+
+
+class RunStatus(StrEnum):
+    """The states a run can be in (``--status`` of ``runs list``)."""
+
+    running = "running"
+    finished = "finished"
+    failed = "failed"
+    killed = "killed"
+
 
 runs_app = typer.Typer(help="List, show and delete tracked runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
@@ -32,15 +43,15 @@ def resolve_run(yard: Any, prefix: str) -> Any:
 @runs_app.command("list")
 def list_(
     experiment: Annotated[str | None, typer.Option(help="Only this experiment.")] = None,
-    status: Annotated[str | None, typer.Option(
-        help="running, finished, failed or killed.")] = None,
+    status: Annotated[RunStatus | None, typer.Option(help="Only runs in this state.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 30,
     project: ProjectOpt = None,
     db_url: DbOpt = None,
 ) -> None:
     """List runs, newest first, with their main metrics."""
     with open_from_cli(project, db_url) as yard:
-        runs = yard.runs.list(experiment=experiment, status=status, limit=limit)
+        runs = yard.runs.list(experiment=experiment,
+                              status=status.value if status else None, limit=limit)
     rows = []
     for r in runs:
         shown = ", ".join(f"{k}={number(v)}" for k, v in list(r.metrics.items())[:4])
