@@ -15,6 +15,8 @@ from ._health import Health as Health
 from ._health import ServerCounts as ServerCounts
 from ._health import read_server_counts as read_server_counts
 from ._log import PredictionLog as PredictionLog
+from ._logfiles import LogRepair as LogRepair
+from ._logfiles import check_prediction_log as check_prediction_log
 from ._logread import iter_prediction_log as iter_prediction_log
 from ._logread import read_prediction_log as read_prediction_log
 from ._logschema import LogSchema as LogSchema
@@ -41,6 +43,7 @@ __all__ = [
     "FeatureDrift",
     "FeatureSketches",
     "Health",
+    "LogRepair",
     "LogSchema",
     "Monitor",
     "MonitorReport",
@@ -52,6 +55,7 @@ __all__ = [
     "WindowResult",
     "WindowSpec",
     "build_profile",
+    "check_prediction_log",
     "compute_drift",
     "compute_psi",
     "default_rules",

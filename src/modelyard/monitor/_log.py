@@ -1,12 +1,13 @@
 """The prediction log's writer: every served prediction, appended off the request path.
 
-Request handlers queue rows; one background thread writes them to Parquet parts (layout
-and columns in :mod:`._logschema`). A part is written as ``.part-....parquet.tmp`` and
-renamed to its final name when it is closed: past ``rotate_bytes``, past ``rotate_s`` of
-age, when a model version with other columns starts writing, or on
-:meth:`PredictionLog.close`. Readers only ever see closed, complete files; a crash loses at
-most the open part (its ``.tmp`` file is left behind and may be read with
-``pyarrow.parquet`` up to its last complete row group, but is ignored here).
+Request handlers queue rows; one background thread writes them every
+``flush_interval_s`` to the model's open part, an Arrow IPC stream written straight to the
+operating system (files and recovery: :mod:`._logfiles`; columns: :mod:`._logschema`). A
+part is sealed into a closed Parquet file past ``rotate_bytes``, past ``rotate_s`` of age,
+when a model version with other columns starts writing, or on :meth:`PredictionLog.close`.
+A crash (even SIGKILL) loses only the rows not flushed yet, at most the last
+``flush_interval_s`` of answers: what a dead writer streamed is sealed by the next writer
+to start on the same folder, by any reader, or by ``modelyard doctor``.
 
 Back-pressure: :meth:`PredictionLog.append` never blocks. When more than
 ``max_queue_rows`` rows wait for the writer (the disk cannot keep up), new rows are dropped
@@ -24,15 +25,14 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..config import default
+from ._logfiles import LogPart, recover_log_folder
 from ._logschema import LogSchema, arrow_type
 
 __all__ = ["PredictionLog"]
@@ -133,32 +133,6 @@ def _table(entries: Sequence[_Entry]) -> pa.Table:
     return pa.Table.from_arrays([columns[f.name] for f in schema.arrow], schema=schema.arrow)
 
 
-class _Part:
-    """One open Parquet file of one model, written under a temporary name."""
-
-    def __init__(self, folder: Path, schema: pa.Schema, seq: int) -> None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        self.name = f"part-{stamp}-{os.getpid()}-{seq:06d}.parquet"
-        self.final = folder / self.name
-        self.tmp = folder / f".{self.name}.tmp"
-        self.schema = schema
-        self.opened = time.monotonic()
-        self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
-
-    def write(self, table: pa.Table) -> None:
-        self.writer.write_table(table)
-
-    def size(self) -> int:
-        try:
-            return self.tmp.stat().st_size
-        except OSError:
-            return 0
-
-    def close(self) -> None:
-        self.writer.close()
-        os.replace(self.tmp, self.final)
-
-
 class PredictionLog:
     """A background writer of the prediction log (the format: :mod:`._logschema`).
 
@@ -197,7 +171,7 @@ class PredictionLog:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._parts: dict[str, _Part] = {}
+        self._parts: dict[str, LogPart] = {}
         self._seq = 0
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -263,7 +237,8 @@ class PredictionLog:
         return True
 
     def flush(self, timeout: float = 10.0) -> None:
-        """Wait until every queued row is written to an open part (not yet renamed)."""
+        """Wait until every queued row is written to an open part (readable after a crash,
+        not yet sealed)."""
         self._wake.set()
         deadline = time.monotonic() + timeout
         while self._queued_rows and time.monotonic() < deadline:
@@ -296,7 +271,23 @@ class PredictionLog:
 
     # -- the writer thread ---------------------------------------------------------------
 
+    def _recover(self) -> None:
+        """Seal what crashed writers left under the root (other live writers' parts stay)."""
+        if not self.root.is_dir():
+            return
+        for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            try:
+                repair = recover_log_folder(folder)
+            except Exception:  # recovery must never stop the log from starting
+                _LOG.exception("could not recover the prediction log in %s", folder)
+                continue
+            if repair.recovered_rows:
+                _LOG.warning("prediction log: recovered %d rows in %d files of %s left by a "
+                             "crashed writer", repair.recovered_rows, repair.recovered_files,
+                             folder.name)
+
     def _run(self) -> None:
+        self._recover()
         while not self._stop.is_set():
             self._wake.wait(self.flush_interval_s)
             self._wake.clear()
@@ -335,14 +326,14 @@ class PredictionLog:
 
     def _write(self, schema: LogSchema, table: pa.Table) -> None:
         part = self._parts.get(schema.model)
-        if part is not None and not part.schema.equals(schema.arrow):
+        if part is not None and (part.broken or not part.schema.equals(schema.arrow)):
             self._close_part(schema.model)
             part = None
         if part is None:
             folder = self.root / schema.model
             folder.mkdir(parents=True, exist_ok=True)
             self._seq += 1
-            part = self._parts[schema.model] = _Part(folder, schema.arrow, self._seq)
+            part = self._parts[schema.model] = LogPart(folder, schema.arrow, self._seq)
         part.write(table)
         if part.size() >= self.rotate_bytes:
             self._close_part(schema.model)
@@ -357,8 +348,8 @@ class PredictionLog:
         try:
             part.close()
             self.files_written += 1
-        except Exception:
-            _LOG.exception("could not close prediction log file %s", part.tmp)
+        except Exception:  # the stream stays for the next recovery
+            _LOG.exception("could not seal prediction log file %s", part.stream)
 
     def _close_parts(self) -> None:
         for model in list(self._parts):

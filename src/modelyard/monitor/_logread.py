@@ -1,11 +1,13 @@
 """Reading the prediction log: its closed files, as Arrow record batches or one table.
 
-Only closed parts are read (see :mod:`._logschema`); an open part's ``.tmp`` file is
-ignored.
+Only closed parts are read (see :mod:`._logschema`); a live writer's open stream is not.
+Before listing, the parts a crashed writer left are recovered (:mod:`._logfiles`), so what
+it streamed before it died is read here without waiting for a server to start again.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,14 +17,29 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ._logfiles import recover_log_folder
 from ._logschema import BASE_FIELDS
 
 __all__ = ["closed_parts", "iter_prediction_log", "read_prediction_log"]
 
+_LOG = logging.getLogger("modelyard.monitor")
+
 
 def closed_parts(root: Path, model: str) -> list[Path]:
+    """``model``'s closed Parquet parts, oldest first, after recovering crashed writers'.
+
+    Recovery writes into the folder; where it cannot (a read-only copy), the parts already
+    closed are still listed.
+    """
     folder = Path(root) / model
-    return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    try:
+        recover_log_folder(folder)
+    except OSError as exc:
+        _LOG.warning("prediction log: could not recover %s (%s); reading closed parts only",
+                     folder, exc)
+    return sorted(folder.glob("part-*.parquet"))
 
 
 def _to_ts(value: datetime | float | None) -> pa.Scalar | None:

@@ -4,8 +4,8 @@ Layout, under a root folder (``<state_dir>/predictions`` for ``modelyard serve``
 
     <root>/<model>/part-<UTC yyyymmddTHHMMSSffffff>-<pid>-<seq>.parquet
 
-Readers see only closed parts; the one a writer has open is named
-``.part-....parquet.tmp`` until it is closed and renamed (see :mod:`._log`).
+Readers see only closed parts; the one a writer has open is an Arrow IPC stream named
+``.part-....arrows`` until it is sealed into its Parquet file (see :mod:`._logfiles`).
 
 One row per predicted row, with these columns:
 
