@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings, load_settings
-from .data import Datasets
-from .monitor import Monitor
-from .registry import Models
 from .store import GcReport, Store, open_store
-from .tracking import ActiveRun, Runs
 
 if TYPE_CHECKING:
+    from .data import Datasets
     from .loop import Loop
+    from .monitor import Monitor
+    from .registry import Models
+    from .tracking import ActiveRun, Runs
     from .train import TrainResult, TrainSpec
 
 __all__ = ["Yard", "open"]
@@ -43,20 +44,44 @@ class Yard:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store: Store = open_store(settings)
-        self.datasets = Datasets(self.store)
-        self.runs = Runs(self.store)
-        self.models = Models(self.store)
-        self.monitor = Monitor(self.store, self.models, settings)
-        self._loop: Loop | None = None
 
-    @property
+    # Each part is built on first use, so a command that lists runs does not import pandas,
+    # scikit-learn and SciPy for the parts it never touches.
+
+    @cached_property
+    def datasets(self) -> Datasets:
+        """Ingest, version, validate and split data."""
+        from .data import Datasets
+
+        return Datasets(self.store)
+
+    @cached_property
+    def runs(self) -> Runs:
+        """Read, list and delete tracked runs."""
+        from .tracking import Runs
+
+        return Runs(self.store)
+
+    @cached_property
+    def models(self) -> Models:
+        """Register, alias and load model versions."""
+        from .registry import Models
+
+        return Models(self.store)
+
+    @cached_property
+    def monitor(self) -> Monitor:
+        """Drift, quality, health and alerts of served models."""
+        from .monitor import Monitor
+
+        return Monitor(self.store, self.models, self.settings)
+
+    @cached_property
     def loop(self) -> Loop:
         """The loop that keeps this yard's models healthy (policies, history, passes)."""
-        if self._loop is None:
-            from .loop import Loop
+        from .loop import Loop
 
-            self._loop = Loop(self)
-        return self._loop
+        return Loop(self)
 
     def run(
         self,
@@ -97,7 +122,8 @@ class Yard:
 
     def close(self) -> None:
         """Flush open runs and release the database."""
-        self.runs.close()
+        if "runs" in self.__dict__:  # built: it may hold open runs
+            self.runs.close()
         self.store.close()
 
     def __enter__(self) -> Yard:

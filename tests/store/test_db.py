@@ -62,3 +62,14 @@ def test_concurrent_writers_queue_instead_of_failing(tmp_path: Path) -> None:
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM blobs")).scalar() == 160
     db.dispose()
+
+
+def test_the_head_read_from_the_migration_files_is_alembics() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from modelyard.store._db import MIGRATIONS, head_revision
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert head_revision() == ScriptDirectory.from_config(cfg).get_current_head()

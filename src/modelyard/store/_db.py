@@ -7,25 +7,25 @@ start with ``BEGIN IMMEDIATE`` so two writers queue on the lock instead of faili
 
 from __future__ import annotations
 
+import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 from ..errors import Conflict, InvalidInput, ModelyardError, StorageUnavailable
 
@@ -43,6 +43,22 @@ def _is_locked(exc: BaseException) -> bool:
         "could not serialize" in text or "deadlock detected" in text
     )
 
+
+
+@cache
+def head_revision() -> str | None:
+    """The newest revision among the packaged migrations: the one no other revision names as
+    its ``down_revision`` (read from the files, without importing Alembic)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    pattern = re.compile(r'^(down_revision|revision)\s*(?::[^=]*)?=\s*["\']?(\w+)', re.M)
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for key, value in pattern.findall(path.read_text(encoding="utf-8")):
+            if value == "None":
+                continue
+            (revisions if key == "revision" else parents).add(value)
+    heads = sorted(revisions - parents)
+    return heads[-1] if heads else None
 
 class Database:
     """A metadata database reached by a SQLAlchemy URL.
@@ -112,6 +128,8 @@ class Database:
 
     def alembic_config(self) -> AlembicConfig:
         """The Alembic configuration that migrates this database."""
+        from alembic.config import Config as AlembicConfig
+
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
@@ -119,18 +137,26 @@ class Database:
 
     def revision(self) -> str | None:
         """The schema revision the database is at (``None`` for an empty database)."""
+        # A plain query, not Alembic's MigrationContext: opening a store (every CLI command)
+        # then needs no Alembic import, which alone takes a quarter of a second.
         with self._translate(), self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return None if found is None else str(found)
 
     def head(self) -> str | None:
         """The newest schema revision this version of modelyard knows."""
-        return ScriptDirectory.from_config(self.alembic_config()).get_current_head()
+        return head_revision()
 
     def upgrade(self, revision: str = "head") -> None:
         """Bring the schema up to ``revision``; does nothing when it is already there."""
         current = self.revision()
         if revision == "head" and current == self.head():
             return
+        from alembic import command
+        from alembic.script import ScriptDirectory
+
         script = ScriptDirectory.from_config(self.alembic_config())
         if current is not None and current not in {r.revision for r in script.walk_revisions()}:
             raise Conflict(
@@ -146,7 +172,15 @@ class Database:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATE_KEY})
             cfg = self.alembic_config()
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+            # Alembic reports each step at INFO; a server or loop that logs at INFO would
+            # otherwise print "Context impl SQLiteImpl" lines on every start.
+            migration_log = logging.getLogger("alembic.runtime.migration")
+            level = migration_log.level
+            migration_log.setLevel(max(level, logging.WARNING))
+            try:
+                command.upgrade(cfg, revision)
+            finally:
+                migration_log.setLevel(level)
 
     # -- sessions -----------------------------------------------------------------------
 
@@ -212,7 +246,13 @@ class Database:
 
     def insert(self, table: Any) -> Any:
         """An INSERT of this database's dialect, which offers ``on_conflict_do_*``."""
-        return (sqlite_insert if self.is_sqlite else pg_insert)(table)
+        if self.is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            return sqlite_insert(table)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
 
     def dispose(self) -> None:
         """Close every pooled connection (call after fork, or when done)."""

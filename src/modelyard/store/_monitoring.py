@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, NotFound
 from ._db import Database
 from ._schema import AlertRow, FeedbackRow, MonitorWindowRow, ReferenceProfileRow
+
+if TYPE_CHECKING:  # NumPy is imported where columns are built: opening a store needs none
+    import numpy as np
 
 __all__ = ["Alert", "LabelColumns", "MonitorWindow", "MonitoringRepository", "StoredProfile"]
 
@@ -283,6 +286,8 @@ class MonitoringRepository:
             for request_id, row, label, at in session.execute(
                     stmt.order_by(FeedbackRow.at, FeedbackRow.id)):
                 latest[(request_id, row)] = (label, at)
+        import numpy as np
+
         return LabelColumns(
             request_id=[k[0] for k in latest],
             row=np.fromiter((k[1] for k in latest), dtype=np.int64, count=len(latest)),
@@ -294,17 +299,20 @@ class MonitoringRepository:
 def _finite(value: Any) -> Any:
     """JSON has no NaN or infinity: they are stored as null."""
     if isinstance(value, float):
-        return value if np.isfinite(value) else None
+        return value if math.isfinite(value) else None
     if isinstance(value, dict):
         return {k: _finite(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_finite(v) for v in value]
-    if isinstance(value, np.floating):
+    if type(value).__module__ == "numpy" and hasattr(value, "dtype") and value.ndim == 0 \
+            and value.dtype.kind == "f":  # a NumPy float scalar
         return _finite(float(value))
     return value
 
 
 def _plain(value: Any) -> Any:
+    import numpy as np
+
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
