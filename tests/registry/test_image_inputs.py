@@ -1,99 +1,108 @@
-"""Image inputs: the PNG reader on every filter and colour type, the image field in the
-signature, and predictions from a PNG, base64 text or an array, in the SDK and over the API."""
+"""Image inputs: Pillow's decoding of every PNG colour type and JPEG within a pixel budget,
+the image field in the signature, and predictions from a PNG, base64 text or an array, in the
+SDK and over the API (uploads and the bounded decode over HTTP: tests/serve/test_images.py)."""
 
 from __future__ import annotations
 
 import base64
-import struct
-import zlib
+import io
 from typing import Any
 
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
 import modelyard
 from _serving import in_process
 from modelyard.errors import InvalidInput
-from modelyard.registry import ImageInput, Signature, decode_png, encode_png, infer_signature
+from modelyard.registry import (
+    ImageInput,
+    ImageTooLarge,
+    Signature,
+    decode_image,
+    encode_png,
+    infer_signature,
+)
 from modelyard.serve import create_app
 
 
-def _paeth(a: int, b: int, c: int) -> int:
-    p = a + b - c
-    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-    return a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+def _file(pixels: np.ndarray, mode: str, fmt: str = "PNG", **options: Any) -> bytes:
+    image = Image.fromarray(pixels)
+    assert image.mode == mode
+    out = io.BytesIO()
+    image.save(out, format=fmt, **options)
+    return out.getvalue()
 
 
-def _png(pixels: np.ndarray, colour: int, filters: list[int], palette: bytes = b"") -> bytes:
-    """A PNG written the slow, obvious way, each row with the filter given (cycled)."""
-    height, width = pixels.shape[:2]
-    rows = pixels.reshape(height, -1).astype(int)
-    bpp = rows.shape[1] // width
-    out = b""
-    prior = [0] * rows.shape[1]
-    for y, row in enumerate(rows.tolist()):
-        kind = filters[y % len(filters)]
-        line = []
-        for x, value in enumerate(row):
-            left = row[x - bpp] if x >= bpp else 0
-            up = prior[x]
-            corner = prior[x - bpp] if x >= bpp else 0
-            guess = [0, left, up, (left + up) // 2, _paeth(left, up, corner)][kind]
-            line.append((value - guess) % 256)
-        out += bytes([kind, *line])
-        prior = row
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + (chunk(b"PLTE", palette) if palette else b"")
-            + chunk(b"IDAT", zlib.compress(out)) + chunk(b"IEND", b""))
-
-
-@pytest.mark.parametrize(("colour", "samples"), [(0, 1), (4, 2), (2, 3), (6, 4)])
-def test_every_filter_and_colour_type_decodes(colour: int, samples: int) -> None:
-    rng = np.random.default_rng(colour)
+@pytest.mark.parametrize(("mode", "samples"), [("L", 1), ("LA", 2), ("RGB", 3), ("RGBA", 4)])
+def test_every_colour_type_decodes_to_grey_and_rgb(mode: str, samples: int) -> None:
+    rng = np.random.default_rng(samples)
     shape = (9, 7) if samples == 1 else (9, 7, samples)
     pixels = rng.integers(0, 256, shape, dtype=np.uint8)
-    decoded = decode_png(_png(pixels, colour, [0, 1, 2, 3, 4]))
-    assert np.array_equal(decoded, pixels.reshape(9, 7, samples))
+    png = _file(pixels, mode)
+    colour = pixels.reshape(9, 7, samples)[..., : 3 if samples >= 3 else 1]
+    rgb = decode_image(png, channels=3)
+    assert rgb.shape == (9, 7, 3)
+    assert np.array_equal(rgb, colour if samples >= 3 else np.repeat(colour, 3, axis=-1))
+    grey = decode_image(png, channels=1)[..., 0].astype(float)
+    luma = colour @ [0.299, 0.587, 0.114] if samples >= 3 else colour[..., 0]
+    assert np.abs(grey - luma).max() <= 1.0
 
 
-def test_palette_images_decode_to_rgb() -> None:
+def test_palette_and_16_bit_pngs_decode() -> None:
     table = np.array([[0, 0, 0], [255, 0, 0], [10, 200, 30]], dtype=np.uint8)
     index = np.array([[0, 1, 2], [2, 1, 0]], dtype=np.uint8)
-    decoded = decode_png(_png(index, 3, [1, 4], palette=table.tobytes()))
-    assert np.array_equal(decoded, table[index])
+    image = Image.frombytes("P", (3, 2), index.tobytes())
+    image.putpalette(table.tobytes())
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    assert np.array_equal(decode_image(out.getvalue(), channels=3), table[index])
+    deep = np.array([[0, 65535], [257 * 100, 257 * 7]], dtype=np.uint16)
+    assert decode_image(_file(deep, "I;16"))[..., 0].tolist() == [[0, 255], [100, 7]]
 
 
 def test_encode_round_trips_grey_and_rgb() -> None:
     grey = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
-    assert np.array_equal(decode_png(encode_png(grey))[..., 0], grey)
+    assert np.array_equal(decode_image(encode_png(grey))[..., 0], grey)
     rgb = np.stack([grey, 255 - grey, grey // 2], axis=-1)
-    assert np.array_equal(decode_png(encode_png(rgb)), rgb)
+    assert np.array_equal(decode_image(encode_png(rgb), channels=3), rgb)
+
+
+def test_any_size_and_jpeg_are_resized_to_the_model_input() -> None:
+    big = np.zeros((384, 256), dtype=np.uint8)
+    big[:, 128:] = 255  # left half black, right half white
+    for data in (_file(big, "L"), _file(big, "L", "JPEG", quality=95)):
+        small = decode_image(data, size=(4, 6))[..., 0]
+        assert small.shape == (6, 4)
+        assert small[:, :2].max() <= 12 and small[:, 2:].min() >= 243
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    (b"GIF89a....", "not a PNG"),
-    (b"\x89PNG\r\n\x1a\n", "no IHDR"),
+    (b"GIF89a....", "not a PNG or JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "not a PNG or JPEG"),
 ])
-def test_what_is_not_a_readable_png_is_named(data: bytes, message: str) -> None:
+def test_what_is_not_a_readable_image_is_named(data: bytes, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
-        decode_png(data)
+        decode_image(data)
 
 
-def test_a_16_bit_png_is_refused_with_what_to_do() -> None:
-    png = bytearray(encode_png(np.zeros((2, 2), dtype=np.uint8)))
-    png[8 + 8 + 8] = 16  # the IHDR's bit depth
-    with pytest.raises(InvalidInput, match=r"only 8-bit.*16 bits per sample.*save it as an 8-bit"):
-        decode_png(bytes(png))
+def test_a_truncated_png_is_refused_with_what_to_do() -> None:
+    png = _file(np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8), "L")
+    with pytest.raises(InvalidInput, match=r"damaged or truncated.*whole PNG or JPEG"):
+        decode_image(png[: len(png) // 2])
+
+
+def test_the_header_is_checked_against_the_pixel_budget_before_decoding() -> None:
+    png = _file(np.zeros((64, 64), dtype=np.uint8), "L")
+    with pytest.raises(ImageTooLarge, match=r"64x64 \(4,096 pixels\).*most this server "
+                                            r"decodes is 4,000 pixels") as caught:
+        decode_image(png, max_pixels=4000)
+    assert caught.value.http_status == 413
+    assert decode_image(png, max_pixels=4096).shape == (64, 64, 1)
 
 
 # -- the signature and the predictor ------------------------------------------------------
@@ -134,8 +143,9 @@ def test_predictions_from_a_png_base64_an_array_and_pixels_agree(yard: modelyard
     assert (predictor.predict(arrays) == expected).all()
     assert predictor.predict({"image": "data:image/png;base64," + as_text[3]["image"]})[0] \
         == expected[3]
-    with pytest.raises(InvalidInput, match="the PNG is 9 wide and 8 high"):
-        predictor.predict({"image": encode_png(np.zeros((8, 9), dtype=np.uint8))})
+    # any size: resized to the signature's 8x8 (a 16x16 of 2x2 blocks is the same image)
+    doubled = np.repeat(np.repeat(images[5], 2, axis=0), 2, axis=1)
+    assert predictor.predict({"image": encode_png(doubled)})[0] == expected[5]
 
 
 def test_the_api_takes_images_and_names_bad_ones(yard: modelyard.Yard) -> None:

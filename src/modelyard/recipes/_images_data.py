@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInput
-from ..registry import decode_png as _decode
+from ..registry import decode_image as _decode
 from ..registry import encode_png as _encode
 
 __all__ = ["decode_png", "encode_png", "image_frame", "image_record", "load_digits_split",
@@ -104,15 +104,13 @@ def encode_png(image: _Array) -> bytes:
 
 
 def decode_png(data: bytes) -> _Array:
-    """The grey levels of a PNG as floats in [0, 1] (colour turned grey by BT.601 luma).
+    """The grey levels of a PNG or JPEG as floats in [0, 1] (colour turned grey by BT.601
+    luma), decoded by Pillow within the registry's pixel budget.
 
     Raises:
-        InvalidInput: not a readable 8-bit PNG.
+        InvalidInput: not a readable PNG or JPEG, or one over the pixel budget.
     """
-    pixels = _decode(data)
-    colour = pixels[..., :3] if pixels.shape[-1] >= 3 else pixels[..., :1]
-    grey = colour @ np.array([0.299, 0.587, 0.114]) if colour.shape[-1] == 3 else colour[..., 0]
-    return (grey / 255.0).astype(np.float32)
+    return (_decode(data, channels=1)[..., 0] / 255.0).astype(np.float32)
 
 
 def image_record(image: Any, side: int) -> dict[str, float]:

@@ -3,14 +3,18 @@ its pixel columns.
 
 A model fitted on flattened images (MNIST's ``px0`` … ``px783``) has one float column per
 pixel. Its signature can declare an :class:`ImageInput` over those columns; then a caller may
-send ``{"image": <PNG as base64>}`` (also as a ``data:image/png;base64,`` URL), the pixels as
-nested lists (``height`` rows of ``width`` values, or ``[row][col][channel]``) or as one flat
-list, instead of the pixel columns. The image is turned into the pixel columns before the
-usual checks, so the model, the prediction log and the monitor see pixels as before.
+send the image file itself (PNG or JPEG: raw bytes, an upload, base64 text or a
+``data:image/...;base64,`` URL), the pixels as nested lists (``height`` rows of ``width``
+values, or ``[row][col][channel]``) or as one flat list, instead of the pixel columns. The
+image becomes the pixel columns before the usual checks, so the model, the prediction log and
+the monitor see pixels as before.
 
-PNG decoding needs no imaging library: 8-bit grey, grey with alpha, RGB, RGBA and palette
-images, every PNG filter, without interlacing. Colour is turned into grey with the ITU-R
-BT.601 luma weights when the model takes one channel; alpha is dropped.
+Files are decoded by Pillow, never by hand, and never blindly: the size the file's header
+declares is checked against a pixel budget (:data:`MAX_IMAGE_PIXELS`) before a single pixel
+is inflated, so a small file that would expand to gigabytes (a "decompression bomb") costs
+a header read. Any size within the budget is resized to the signature's; colour becomes grey
+(ITU-R BT.601 luma, as Pillow's ``L`` mode) when the model takes one channel; alpha is
+dropped; a JPEG's EXIF orientation is applied.
 
 Example:
     >>> spec = ImageInput("image", height=2, width=2, columns=("a", "b", "c", "d"))
@@ -22,21 +26,30 @@ from __future__ import annotations
 
 import base64
 import binascii
-import struct
-import zlib
+import io
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import InvalidInput
 
-__all__ = ["ImageInput", "decode_png", "encode_png"]
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # PNG colour type -> samples per pixel
-_LUMA = np.array([0.299, 0.587, 0.114])
+__all__ = ["MAX_IMAGE_PIXELS", "ImageInput", "ImageTooLarge", "decode_image", "encode_png"]
+
+#: The largest image (width x height) decoded by default: 12 megapixels (4096x3072), so a
+#: phone photo passes and a 4096x4096 canvas does not.
+MAX_IMAGE_PIXELS = 4096 * 3072
+_FORMATS = ("PNG", "JPEG")
 _Array = np.ndarray[Any, Any]
+
+
+class ImageTooLarge(InvalidInput):
+    """An image whose declared size is over the pixel budget (413); nothing was decoded."""
+
+    http_status = 413
 
 
 @dataclass(frozen=True)
@@ -50,7 +63,7 @@ class ImageInput:
         columns: the model's pixel columns in row-major order (``channels`` values per pixel,
             channel fastest); ``height * width * channels`` names.
         channels: 1 (grey) or 3 (RGB).
-        scale: what one PNG level (0-255) is in the model's units: ``1/255`` for pixels in
+        scale: what one 8-bit level (0-255) is in the model's units: ``1/255`` for pixels in
             [0, 1], ``1.0`` for 0-255. Arrays are taken in the model's units as they are.
     """
 
@@ -91,20 +104,28 @@ class ImageInput:
                    width=int(data["width"]), columns=tuple(str(c) for c in data["columns"]),
                    channels=int(data.get("channels", 1)), scale=float(data.get("scale", 1.0)))
 
-    def pixels(self, value: Any) -> _Array:
+    def pixels(self, value: Any, *, max_pixels: int = MAX_IMAGE_PIXELS) -> _Array:
         """The pixel columns' values (float64, ``len(columns)``) of one image field.
 
+        Args:
+            value: PNG or JPEG bytes, their base64 text (or data URL), or the pixels.
+            max_pixels: refuse a file whose header declares more pixels than this.
+
         Raises:
-            InvalidInput: the value is not a PNG, nor an array of this image's size.
+            ImageTooLarge: the file declares more than ``max_pixels`` pixels (413).
+            InvalidInput: the value is not a readable image, nor an array of this size.
         """
-        if isinstance(value, bytes | bytearray | str):
-            data = bytes(value) if not isinstance(value, str) else _base64(value, self.name)
+        if isinstance(value, bytes | bytearray | memoryview | str):
+            data = _base64(value, self.name) if isinstance(value, str) else bytes(value)
             try:
-                return self._from_png(data)
+                array = decode_image(data, size=(self.width, self.height),
+                                     channels=self.channels, max_pixels=max_pixels)
             except InvalidInput as exc:
-                raise InvalidInput(f"field {self.name!r}: {exc}") from None
-        wrong = InvalidInput(f"field {self.name!r} must be a PNG as base64 text or the pixels "
-                             f"as numbers ({self.shape}); got {_kind(value)}")
+                raise type(exc)(f"field {self.name!r}: {exc}") from None
+            return array.astype(np.float64).reshape(len(self.columns)) * self.scale
+        wrong = InvalidInput(f"field {self.name!r} must be a PNG or JPEG (as base64 text or an "
+                             f"upload) or the pixels as numbers ({self.shape}); got "
+                             f"{_kind(value)}")
         if not isinstance(value, list | tuple | np.ndarray):
             raise wrong
         try:
@@ -122,20 +143,6 @@ class ImageInput:
         if not np.isfinite(array).all():
             raise InvalidInput(f"field {self.name!r} holds values that are not finite numbers")
         return array.reshape(size)
-
-    def _from_png(self, data: bytes) -> _Array:
-        image = decode_png(data)
-        height, width, samples = image.shape
-        if (height, width) != (self.height, self.width):
-            raise InvalidInput(
-                f"the PNG is {width} wide and {height} high; this model takes "
-                f"{self.width}x{self.height} images (resize it first)")
-        colour = image[..., :3] if samples >= 3 else image[..., :1]
-        if self.channels == 1 and colour.shape[-1] == 3:
-            colour = (colour @ _LUMA)[..., None]
-        elif self.channels == 3 and colour.shape[-1] == 1:
-            colour = np.repeat(colour, 3, axis=-1)
-        return (colour.astype(np.float64) * self.scale).reshape(len(self.columns))
 
 
 _JSON_KINDS = {"NoneType": "null", "dict": "an object", "bool": "a boolean", "int": "a number",
@@ -156,126 +163,112 @@ def _base64(text: str, name: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidInput(f"field {name!r} is text but not base64; send the PNG file's bytes "
-                           "as base64, or the pixels as numbers") from None
+        raise InvalidInput(f"field {name!r} is text but not base64; send the image file's "
+                           "bytes as base64, or the pixels as numbers") from None
+
+
+def _open(data: bytes, max_pixels: int) -> Image:
+    """The image with only its header read, refused when it declares too many pixels."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data), formats=_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own guard (far above ours) fired while reading the header
+        raise ImageTooLarge(f"the image declares more than {max_pixels:,} pixels, the most "
+                            "this server decodes; send it smaller") from None
+    except UnidentifiedImageError:
+        raise InvalidInput("not a PNG or JPEG image (its first bytes are neither); send a "
+                           "PNG or a JPEG file") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InvalidInput(f"the image file is damaged ({exc}); send a PNG or JPEG file"
+                           ) from None
+    width, height = image.size
+    if width * height > max_pixels:
+        image.close()
+        raise ImageTooLarge(f"the image is {width}x{height} ({width * height:,} pixels); the "
+                            f"most this server decodes is {max_pixels:,} pixels; send it "
+                            "smaller")
+    if width < 1 or height < 1:
+        raise InvalidInput(f"the image is {width}x{height}; it has no pixels")
+    return image
+
+
+def decode_image(data: bytes, *, size: tuple[int, int] | None = None, channels: int = 1,
+                 max_pixels: int = MAX_IMAGE_PIXELS) -> _Array:
+    """The pixels of a PNG or JPEG as ``uint8``, shape (height, width, channels).
+
+    The header is read first: a file that declares more than ``max_pixels`` pixels is
+    refused before anything is inflated. Then it is decoded, turned upright (JPEG EXIF),
+    converted to grey (``channels=1``) or RGB (``channels=3``) and resized to ``size``.
+
+    Args:
+        data: the file's bytes.
+        size: ``(width, height)`` to resize to; the file's own size when None.
+        channels: 1 (grey) or 3 (RGB).
+        max_pixels: the pixel budget (width x height as the header declares it).
+
+    Returns:
+        The pixels, 0-255.
+
+    Raises:
+        ImageTooLarge: over the pixel budget (413).
+        InvalidInput: not a PNG or JPEG, or a damaged one.
+
+    Example:
+        >>> decode_image(encode_png(np.full((4, 6), 200, np.uint8)), size=(3, 2)).shape
+        (2, 3, 1)
+    """
+    from PIL import Image, ImageOps
+
+    image = _open(bytes(data), max_pixels)
+    try:
+        if size is not None and image.format == "JPEG":
+            # decode the JPEG at the smallest DCT scale that is still at least `size`
+            image.draft("L" if channels == 1 else "RGB", size)
+        image.load()
+        image = ImageOps.exif_transpose(image) or image
+        if image.mode in ("I", "I;16", "I;16B", "I;16L"):  # 16-bit grey: 0-65535 to 0-255
+            scaled = np.rint(np.asarray(image, dtype=np.float64) / 257.0)
+            image = Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8))
+        if image.mode in ("P", "PA"):
+            image = image.convert("RGBA")
+        image = image.convert("L" if channels == 1 else "RGB")
+        if size is not None and image.size != size:
+            # shrinking averages each output pixel's area (as OpenCV's INTER_AREA does)
+            shrink = image.size[0] >= size[0] and image.size[1] >= size[1]
+            image = image.resize(size, Image.Resampling.BOX if shrink
+                                 else Image.Resampling.BILINEAR)
+        array = np.asarray(image, dtype=np.uint8)
+    except InvalidInput:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise InvalidInput(f"the image file is damaged or truncated ({exc}); send a whole "
+                           "PNG or JPEG file") from None
+    finally:
+        image.close()
+    return array.reshape(array.shape[0], array.shape[1], channels)
 
 
 def encode_png(image: Any) -> bytes:
-    """An 8-bit PNG of an image: 2-D (grey) or ``[row][col][3 or 4]`` (RGB, RGBA); floats are
-    taken as [0, 1], integers as 0-255."""
+    """An 8-bit PNG of an image: 2-D (grey) or ``[row][col][3 or 4]`` (RGB, RGBA); floats
+    are taken as [0, 1], integers as 0-255.
+
+    Example:
+        >>> encode_png(np.zeros((2, 2)))[:4]
+        b'\\x89PNG'
+    """
+    from PIL import Image
+
     array = np.asarray(image)
-    if array.ndim == 3 and array.shape[-1] in (3, 4):
-        colour = 2 if array.shape[-1] == 3 else 6
-    elif array.ndim == 2:
-        colour = 0
-    else:
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (3, 4))):
         raise InvalidInput(f"encode_png takes a 2-D grey or an RGB/RGBA image, not shape "
                            f"{array.shape}")
     if array.dtype.kind == "f":
         array = np.clip(np.rint(array * 255), 0, 255)
-    pixels = array.astype(np.uint8)
-    height, width = pixels.shape[:2]
-    rows = pixels.reshape(height, -1)
-    scanlines = b"".join(b"\x00" + row.tobytes() for row in rows)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
-    return (_PNG_MAGIC + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(scanlines))
-            + chunk(b"IEND", b""))
-
-
-def decode_png(data: bytes) -> _Array:
-    """The pixels of an 8-bit PNG as ``uint8`` of shape (height, width, samples): 1 for
-    grey, 2 for grey and alpha, 3 for RGB (and palette images), 4 for RGBA.
-
-    Raises:
-        InvalidInput: not a PNG, a damaged one, or a kind this reader does not take
-            (16-bit or fewer than 8 bits per sample, interlaced).
-    """
-    if not data.startswith(_PNG_MAGIC):
-        raise InvalidInput("not a PNG: the data does not start with the PNG signature")
-    pos, idat, header, palette = len(_PNG_MAGIC), bytearray(), b"", b""
-    while pos + 8 <= len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            header = body
-        elif kind == b"PLTE":
-            palette = body
-        elif kind == b"IDAT":
-            idat += body
-        elif kind == b"IEND":
-            break
-        pos += 12 + length
-    if len(header) != 13:
-        raise InvalidInput("not a PNG: it has no IHDR chunk")
-    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
-    if depth != 8 or colour not in _CHANNELS or interlace:
-        raise InvalidInput(
-            f"only 8-bit, non-interlaced PNGs are read (this one has {depth} bits per sample"
-            f"{', interlacing' if interlace else ''}, colour type {colour}); save it as an "
-            "8-bit PNG")
-    if width * height > 4096 * 4096:
-        raise InvalidInput(f"the PNG is {width}x{height}; images over 4096x4096 are refused")
-    samples = _CHANNELS[colour]
-    stride = width * samples
-    try:
-        raw = zlib.decompress(bytes(idat))
-    except zlib.error:
-        raise InvalidInput("the PNG's image data is damaged (zlib could not read it)") from None
-    if len(raw) != height * (stride + 1):
-        raise InvalidInput(f"the PNG's image data holds {len(raw)} bytes, not the "
-                           f"{height * (stride + 1)} a {width}x{height} image needs")
-    lines = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride + 1)
-    out = _unfilter(lines[:, 0], lines[:, 1:], samples)
-    if colour == 3:
-        table = np.frombuffer(palette, dtype=np.uint8).reshape(-1, 3) if palette else None
-        if table is None or int(out.max(initial=0)) >= len(table):
-            raise InvalidInput("the palette PNG has no palette (PLTE) entry for some pixels")
-        return table[out.reshape(height, width)]
-    return out.reshape(height, width, samples)
-
-
-def _unfilter(kinds: _Array, filtered: _Array, bpp: int) -> _Array:
-    """Undo the PNG filter of each scanline (`None`, `Sub`, `Up` vectorised; `Average` and
-    `Paeth` one byte at a time, as they depend on the byte just decoded)."""
-    height, stride = filtered.shape
-    out = np.zeros((height, stride), dtype=np.uint8)
-    prior = np.zeros(stride, dtype=np.uint8)
-    for y in range(height):
-        kind, line = int(kinds[y]), filtered[y]
-        if kind == 0:
-            row = line.copy()
-        elif kind == 1:  # each byte adds the decoded byte bpp to its left: a strided cumsum
-            padded = np.zeros(-(-stride // bpp) * bpp, dtype=np.int64)
-            padded[:stride] = line
-            row = (padded.reshape(-1, bpp).cumsum(axis=0).reshape(-1)[:stride] & 0xFF
-                   ).astype(np.uint8)
-        elif kind == 2:
-            row = (line.astype(np.int64) + prior).astype(np.uint8)
-        elif kind in (3, 4):
-            row = _serial(kind, line, prior, bpp)
-        else:
-            raise InvalidInput(f"the PNG has an unknown filter type {kind} on row {y}")
-        out[y], prior = row, row
-    return out
-
-
-def _serial(kind: int, line: _Array, prior: _Array, bpp: int) -> _Array:
-    cur = [0] * len(line)
-    up_row = prior.tolist()
-    for x, byte in enumerate(line.tolist()):
-        left = cur[x - bpp] if x >= bpp else 0
-        up = up_row[x]
-        if kind == 3:
-            guess = (left + up) >> 1
-        else:
-            corner = up_row[x - bpp] if x >= bpp else 0
-            p = left + up - corner
-            pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
-            guess = left if pa <= pb and pa <= pc else (up if pb <= pc else corner)
-        cur[x] = (byte + guess) & 0xFF
-    return np.array(cur, dtype=np.uint8)
+    pixels = np.ascontiguousarray(array.astype(np.uint8))
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG")
+    return out.getvalue()

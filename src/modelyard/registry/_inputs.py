@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInput, ValidationFailed
+from ._images import MAX_IMAGE_PIXELS
 from ._signature import ColumnSpec, Signature, logical_type
 
 __all__ = ["image_records", "prepare_input", "to_frame"]
@@ -107,12 +108,18 @@ def _expand_images(data: Any, signature: Signature) -> Any:
     return data
 
 
-def image_records(records: Sequence[Mapping[str, Any]], signature: Signature
-                  ) -> list[dict[str, Any]]:
-    """The records with each image field (a PNG, base64 text or an array; see
+def image_records(records: Sequence[Mapping[str, Any]], signature: Signature, *,
+                  max_pixels: int = MAX_IMAGE_PIXELS) -> list[dict[str, Any]]:
+    """The records with each image field (PNG or JPEG bytes, base64 text or an array; see
     :class:`~modelyard.registry.ImageInput`) replaced by the pixel columns it stands for.
 
+    Args:
+        records: the records, some holding image fields.
+        signature: the signature declaring the image fields.
+        max_pixels: refuse image files that declare more pixels than this.
+
     Raises:
+        ImageTooLarge: an image file over ``max_pixels`` (413), naming the record.
         InvalidInput: an image that cannot be read, naming the record.
     """
     out: list[dict[str, Any]] = []
@@ -124,10 +131,10 @@ def image_records(records: Sequence[Mapping[str, Any]], signature: Signature
         row = {k: v for k, v in record.items() if all(k != image.name for image in found)}
         for image in found:
             try:
-                values = image.pixels(record[image.name])
+                values = image.pixels(record[image.name], max_pixels=max_pixels)
             except InvalidInput as exc:
                 where = f"record {i}: " if len(records) > 1 else ""
-                raise InvalidInput(f"{where}{exc}") from None
+                raise type(exc)(f"{where}{exc}") from None
             row.update(zip(image.columns, values.tolist(), strict=True))
         out.append(row)
     return out

@@ -60,10 +60,15 @@ async def predict(state: ServeState, request: Request, ref: str) -> Response:
             raise ModelNotReady(f"{served.ref} is still loading"
                                 + (f" ({served.error})" if served.error else "")
                                 + "; retry shortly, or wait for /ready")
+        content_type = request.headers.get("content-type")
+        parsed = None
+        if loaded.input.decodes:  # image files: decoded in a worker thread, never on the loop
+            loaded, parsed = await _parse_off_loop(served, loaded, body, content_type)
         if wanted is not None and loaded.version.version != wanted:
             raise ModelNotReady(f"{ref} is no longer served ({served.ref} moved to version "
                                 f"{loaded.version.version})")
-        parsed = loaded.input.parse(body)
+        if parsed is None:
+            parsed = loaded.input.parse(body, content_type)
         route = state.router.routes.get(served.name) if wanted is None else None
         if route is not None and route.routes(loaded, served.parsed.alias):
             return await _predict_routed(state, request, served, loaded, route, parsed,
@@ -77,6 +82,20 @@ async def predict(state: ServeState, request: Request, ref: str) -> Response:
         raise
     return _answer(state, served, loaded, request_id(request), parsed, predictions, proba,
                    started, arrived)
+
+
+async def _parse_off_loop(served: ServedModel, loaded: LoadedVersion, body: bytes,
+                          content_type: str | None) -> tuple[LoadedVersion, ParsedInput]:
+    """Parse a body that may hold image files in a worker thread (Pillow decodes there), so a
+    large image never stalls other requests. A swap while it ran: parse for the new version."""
+    while True:
+        parsed = await asyncio.to_thread(loaded.input.parse, body, content_type)
+        current = served.current
+        if current is None or current is loaded:
+            return loaded, parsed
+        loaded = current
+        if not loaded.input.decodes:
+            return loaded, loaded.input.parse(body, content_type)
 
 
 async def _result(loaded: LoadedVersion, future: Awaitable[Result]) -> Result:

@@ -6,8 +6,10 @@ a 30-feature record costs a few microseconds and every bad field is reported at 
 name and row. The same type gives the JSON schema that ``/openapi.json`` shows.
 
 A version whose signature declares image fields (:class:`~modelyard.registry.ImageInput`)
-also takes a record holding the image (a base64 PNG or the pixels as an array) in place of
-its pixel columns; the image becomes those columns before the same validation.
+also takes a record holding the image (a base64 PNG or JPEG, or the pixels as an array) in
+place of its pixel columns, or the image files themselves as a ``multipart/form-data`` upload
+(one record per file); the image becomes those columns before the same validation. Decoding
+costs milliseconds, so the pipeline runs such a parse in a worker thread (:attr:`decodes`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
 from ..errors import InvalidInput, ValidationFailed
-from ..registry import ColumnSpec, Signature, image_records
+from ..registry import MAX_IMAGE_PIXELS, ColumnSpec, Signature, image_records
 from ._errors import PayloadTooLarge
+from ._uploads import form_boundary, read_form
 
 __all__ = ["InputSchema", "ParsedInput", "output_schema"]
 
@@ -96,6 +99,7 @@ class InputSchema:
         title: the schema's name in OpenAPI, e.g. ``fraud_v3_record``.
         max_rows: the most records one request may hold.
         what: how error messages name the model, e.g. ``fraud/versions/3``.
+        max_image_pixels: refuse image files whose header declares more pixels (413).
 
     Example:
         >>> schema = InputSchema(Signature(inputs=(ColumnSpec("a", "float"),)), "m", 10)
@@ -103,8 +107,12 @@ class InputSchema:
         [[1.0], [2.5]]
     """
 
-    def __init__(self, signature: Signature, title: str, max_rows: int, what: str = "") -> None:
+    def __init__(self, signature: Signature, title: str, max_rows: int, what: str = "",
+                 max_image_pixels: int = MAX_IMAGE_PIXELS) -> None:
         self.signature = signature
+        self.max_image_pixels = max_image_pixels
+        #: whether :meth:`parse` may decode image files (run it off the event loop then)
+        self.decodes = bool(signature.images)
         self.title = title
         self.max_rows = max_rows
         self.what = what or title
@@ -142,10 +150,14 @@ class InputSchema:
                 "title": f"{self.title}_{image.name}", "type": "object",
                 "required": [image.name], "properties": {image.name: {
                     "description": f"a {image.shape} image in place of its "
-                                   f"{len(image.columns)} pixel fields: a PNG as base64 text "
-                                   "(or a data:image/png;base64 URL), or the pixel values",
+                                   f"{len(image.columns)} pixel fields: a PNG or JPEG of any "
+                                   "size as base64 text (or a data:image/png;base64 URL), or "
+                                   "the pixel values; or post the files as multipart/form-data "
+                                   f"in field {image.name!r}, one record per file",
                     "anyOf": [{"type": "string", "contentEncoding": "base64",
                                "contentMediaType": "image/png"},
+                              {"type": "string", "contentEncoding": "base64",
+                               "contentMediaType": "image/jpeg"},
                               {"type": "array", "items": {}}]}}})
         return {"title": self.title, "anyOf": forms}
 
@@ -158,14 +170,23 @@ class InputSchema:
 
     # -- parsing ------------------------------------------------------------------------
 
-    def parse(self, body: bytes) -> ParsedInput:
+    def parse(self, body: bytes, content_type: str | None = None) -> ParsedInput:
         """Validate a request body and return its rows.
+
+        Args:
+            body: JSON (one record or a list), or a ``multipart/form-data`` upload of image
+                files (recognised by ``content_type``, or by its leading boundary line).
+            content_type: the request's ``Content-Type``.
 
         Raises:
             ValidationFailed: naming every bad field with its rule and rows (422).
-            PayloadTooLarge: more than ``max_rows`` records (413).
+            PayloadTooLarge: more than ``max_rows`` records, or an image over the pixel
+                budget (413).
             InvalidInput: not JSON, or neither a record nor a list of records (422).
         """
+        boundary = form_boundary(body, content_type)
+        if boundary is not None:
+            return self._parse_form(body, boundary)
         first = body.lstrip()[:1]
         if first not in (b"{", b"["):
             raise InvalidInput(
@@ -179,7 +200,9 @@ class InputSchema:
                 value = (self._many if many else self._one).validate_json(body)
         except ValidationError as exc:
             raise self._failure(exc, many) from None
-        records = value if many else [value]
+        return self._rows(value if many else [value])
+
+    def _rows(self, records: Any) -> ParsedInput:
         matrix = None
         if self.numeric:
             try:
@@ -202,9 +225,49 @@ class InputSchema:
                                   "it, or raise MODELYARD_MAX_ROWS_PER_REQUEST")
         if all(isinstance(r, dict) for r in records):
             try:
-                records = image_records(records, self.signature)
+                records = image_records(records, self.signature,
+                                        max_pixels=self.max_image_pixels)
             except InvalidInput as exc:
-                raise InvalidInput(f"{exc} ({self.what})") from None
+                raise type(exc)(f"{exc} ({self.what})") from None
+        return self._validate_pixels(records, many)
+
+    def _parse_form(self, body: bytes, boundary: bytes) -> ParsedInput:
+        """A ``multipart/form-data`` upload: one record per image file; text fields (JSON
+        values, or text) go into every record."""
+        names = [image.name for image in self.signature.images]
+        if not names:
+            raise InvalidInput(f"{self.what} has no image field, so it takes no form upload; "
+                               "send one record (or a list of them) as JSON")
+        files, fields = read_form(body, boundary, max_files=self.max_rows)
+        for name, _, _ in files:
+            if name not in names:
+                raise InvalidInput(f"form field {name!r} holds a file, but {self.what} takes "
+                                   f"image files in field {' or '.join(map(repr, names))}")
+        by_field = {n: [(f, d) for field, f, d in files if field == n] for n in names}
+        counts = {n: len(v) for n, v in by_field.items() if v}
+        if not counts:
+            raise InvalidInput(f"the form holds no image file; send the image(s) in field "
+                               f"{names[0]!r} (one record per file)")
+        if len(set(counts.values())) > 1:
+            raise InvalidInput(f"the form's image fields hold different numbers of files "
+                               f"({counts}); send one file per field for each record")
+        records = []
+        for i in range(next(iter(counts.values()))):
+            record: dict[str, Any] = dict(fields)
+            record.update({n: files_of[i][1] for n, files_of in by_field.items() if files_of})
+            try:
+                records.extend(image_records([record], self.signature,
+                                             max_pixels=self.max_image_pixels))
+            except InvalidInput as exc:
+                which = ", ".join(repr(f[i][0]) for f in by_field.values() if f)
+                raise type(exc)(f"file {i} ({which}): {exc} ({self.what})") from None
+        try:
+            value = self._validate_pixels(records, True)
+        except ValidationError as exc:
+            raise self._failure(exc, True) from None
+        return self._rows(value)
+
+    def _validate_pixels(self, records: list[Any], many: bool) -> Any:
         # Back to JSON, so the pixels are checked by exactly the rules of a pixel record.
         return (self._many if many else self._one).validate_json(
             orjson.dumps(records if many else records[0], option=orjson.OPT_SERIALIZE_NUMPY))
