@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .. import errors
-from ._render import console, fail
+from ._render import console, esc, fail
 
 if TYPE_CHECKING:
     from ..yard import Yard
@@ -31,6 +31,9 @@ ProjectOpt = Annotated[
 ]
 DbOpt = Annotated[
     str | None, typer.Option("--db-url", help="SQLAlchemy URL of the metadata database.")
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print JSON on stdout instead of tables (for scripts).")
 ]
 
 
@@ -84,8 +87,9 @@ def init(project: ProjectOpt = None, db_url: DbOpt = None) -> None:
     with open_from_cli(root, db_url) as yard:
         revision = yard.store.db.revision()
         console().print(
-            f"[green]ready[/] {root}  database: {yard.store.db.engine.url.render_as_string()}"
-            f" (schema {revision})  artifacts: {yard.store.artifacts.url}"
+            f"[green]ready[/] {esc(root)}  database: "
+            f"{esc(yard.store.db.engine.url.render_as_string())} (schema {esc(revision)})  "
+            f"artifacts: {esc(yard.store.artifacts.url)}"
         )
 
 
@@ -107,7 +111,7 @@ def gc(
         f"{verb} {report.blobs_deleted} of {report.blobs_total} artifacts "
         f"({report.bytes_freed / 1e6:.2f} MB); {report.blobs_referenced} still referenced"
         + (f"; removed {report.orphan_files_deleted} orphaned files"
-           if report.orphan_files_deleted else "")
+           if report.orphan_files_deleted else ""), markup=False
     )
 
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ._app import DbOpt, ProjectOpt, app, open_from_cli
-from ._render import console, table, when
+from ._app import DbOpt, JsonOpt, ProjectOpt, app, open_from_cli
+from ._render import console, emit_json, iso, table, when
 
 
 class Role(StrEnum):
@@ -37,19 +37,24 @@ def create(
         record, key = yard.store.keys.create(role.value, name=name)
     console().print(f"created {record.role} key {record.id}"
                     + (f" ({record.name})" if record.name else "")
-                    + "; store it now, it is not shown again:")
+                    + "; store it now, it is not shown again:", markup=False)
     console().print(key, markup=False, soft_wrap=True)
 
 
 @keys_app.command("list")
 def list_(
     everything: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
+    json_out: JsonOpt = False,
     project: ProjectOpt = None,
     db_url: DbOpt = None,
 ) -> None:
     """List keys (never their secrets)."""
     with open_from_cli(project, db_url) as yard:
         keys = yard.store.keys.list(include_revoked=everything)
+    if json_out:
+        emit_json([{"id": k.id, "role": k.role, "name": k.name, "created_at": iso(k.created_at),
+                    "revoked_at": iso(k.revoked_at)} for k in keys])
+        return
     table("API keys", ["id", "role", "name", "created", "revoked"],
           [(k.id, k.role, k.name, when(k.created_at), when(k.revoked_at)) for k in keys])
 
@@ -60,4 +65,4 @@ def revoke(key_id: Annotated[str, typer.Argument(metavar="ID")],
     """Revoke a key by its id; running servers refuse it within one poll."""
     with open_from_cli(project, db_url) as yard:
         record = yard.store.keys.revoke(key_id)
-    console().print(f"revoked key {record.id}")
+    console().print(f"revoked key {record.id}", markup=False)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ._app import DbOpt, ProjectOpt, app, open_from_cli
-from ._render import console, number, table
+from ._render import console, esc, number, table
 
 
 @app.command()
@@ -26,11 +26,11 @@ def train(
         result = yard.train(spec, tune_trials=tune, progress=True,
                             aliases=tuple(alias) if alias else None)
     v = result.model_version
-    console().print(f"[green]registered[/] {v.ref}"
-                    + (f" ({', '.join(v.aliases)})" if v.aliases else "")
-                    + f"  run {result.run_id[:12]}  {result.task}")
+    console().print(f"[green]registered[/] {esc(v.ref)}"
+                    + (f" ({esc(', '.join(v.aliases))})" if v.aliases else "")
+                    + f"  run {result.run_id[:12]}  {esc(result.task)}")
     if result.best_params:
-        console().print("best params: " + ", ".join(
-            f"{k}={number(val)}" for k, val in result.best_params.items()))
+        console().print("best params (the model is fitted with them): " + ", ".join(
+            f"{k}={number(val)}" for k, val in result.best_params.items()), markup=False)
     table("metrics (test set)", ["metric", "value"],
           [(k, number(val)) for k, val in result.metrics.items()])
