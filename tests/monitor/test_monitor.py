@@ -163,3 +163,36 @@ def test_html_report_is_self_contained_with_charts(scenario: Scenario, tmp_path:
     stored = monitor.report("fraud", window="hourly")
     assert [w.start for w in stored.windows] == [w.start for w in report.windows]
     assert stored.windows[1].drift.drifted == ("x2",) and len(stored.open_alerts) >= 2
+
+
+def test_an_alert_keeps_the_value_that_opened_it_and_opens_when_seen(
+        scenario: Scenario) -> None:
+    monitor = scenario.yard.monitor
+    hour = time.time() // HOUR * HOUR  # the hour still running: its window ends later
+    scenario.log(hour, 40, shift=1.5)
+    before = time.time()
+    report = monitor.check("fraud", window="hourly", since=hour, log_root=scenario.root,
+                           rules=["feature_psi>0.2"])
+    x2 = next(a for a in report.open_alerts if a.subject == "x2")
+    assert before <= x2.opened_at <= time.time() < hour + HOUR  # not the window's planned end
+    opened_with = x2.value
+    assert opened_with is not None and opened_with > 0.2
+    scenario.log(hour + HOUR, 40)  # a calm hour resolves it
+    monitor.check("fraud", window="hourly", since=hour + HOUR, log_root=scenario.root,
+                  rules=["feature_psi>0.2"])
+    resolved = next(a for a in monitor.alerts("fraud") if a.id == x2.id)
+    assert resolved.status == "resolved" and resolved.value == opened_with
+    assert "back to" in resolved.message
+
+
+def test_a_what_if_reference_stores_nothing_and_opens_no_alert(scenario: Scenario) -> None:
+    scenario.log(T0, 40)
+    scenario.log(T0 + HOUR, 40, shift=1.5)
+    monitor = scenario.yard.monitor
+    what_if = monitor.check("fraud", window="hourly", log_root=scenario.root,
+                            reference=f"window:{T0 + HOUR}/{T0 + 2 * HOUR}")
+    assert what_if.windows[0].drift.drifted == ("x2",) and what_if.events == ()
+    assert monitor.windows("fraud") == [] and monitor.alerts("fraud") == []
+    # the standard comparison (the champion's training data) stores and alerts as before
+    standard = monitor.check("fraud", window="hourly", log_root=scenario.root)
+    assert len(monitor.windows("fraud")) == 2 and standard.events

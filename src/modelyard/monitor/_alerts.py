@@ -195,7 +195,9 @@ class Alerter:
         repo = self._store.monitoring
         opened = {(a.rule, a.subject): a for a in repo.alerts(model, status="open")}
         events: list[AlertEvent] = []
-        at = window.end
+        # A window still open ends in the future (a daily window ends at midnight): an
+        # incident opens or resolves when it is seen, not at the window's planned end.
+        at = min(window.end, time.time())
         for rule in self.rules:
             values = measure(window, rule.measure, min_labelled_rows=self.min_labelled_rows)
             for subject, value in values.items():

@@ -130,7 +130,9 @@ class Monitor:
             until: only predictions before then.
             reference: what to compare with: a model version (``fraud@3``) whose training
                 data is used; ``window:START/END`` for a log window; the champion's (else
-                the latest version's) training data by default.
+                the latest version's) training data by default. Any other reference than
+                the default is a what-if: its windows are returned but not stored, and no
+                alert is opened or resolved.
             log_root: the prediction log folder (``<state_dir>/predictions``).
             rules: alert rules (``AlertRule`` or ``"feature_psi>0.2"``); the defaults
                 from the settings otherwise.
@@ -153,6 +155,7 @@ class Monitor:
             "predictions"
         lo, hi = parse_time(since), parse_time(until)
         baseline_version = self._default_version(model)
+        standard = baseline_version.version
         if reference is not None and reference.startswith("window:"):
             profile = window_profile(model, reference[len("window:"):], root,
                                      baseline_version)
@@ -207,8 +210,13 @@ class Monitor:
                 health=c.health.result(duration, server=server if last else None,
                                        previous=previous_server if last else None),
                 reference_version=baseline_version.version, by_version=by_version))
+        # A comparison with another reference than the served version's own (``fraud@1``,
+        # ``window:...``) is a what-if: shown, never stored, and it opens no alert that the
+        # loop would act on.
+        what_if = reference is not None and (reference.startswith("window:")
+                                             or baseline_version.version != standard)
         events: list[AlertEvent] = []
-        if alerts and results:
+        if alerts and results and not what_if:
             watermark = max((r["end"] for r in recent if r.get("alerts_evaluated")),
                             default=float("-inf"))
             alerter = Alerter(self._store, parsed_rules,
@@ -218,7 +226,7 @@ class Monitor:
                 if result.end >= watermark:  # never re-open incidents from older windows
                     events.extend(alerter.apply(model, result))
                     results[i] = _evaluated(result)
-        for result in results:
+        for result in results if not what_if else ():
             repo.save_window(model, result.version, result.start, result.end,
                              result.n_predictions, result.performance.n_labelled,
                              result.to_dict())

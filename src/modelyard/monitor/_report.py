@@ -55,7 +55,8 @@ class MonitorReport:
 
 
 def when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
+    """A UTC time to the second: windows of ``last:N`` predictions can be seconds apart."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
@@ -110,12 +111,13 @@ def print_report(report: MonitorReport, console: Console) -> None:
     if not report.windows:
         console.print("no logged predictions in the chosen time range")
     windows = Table(title="windows", title_justify="left", header_style="bold cyan")
-    for col in ("start", "predictions", "versions", "drifted", "labelled", "accuracy/rmse",
-                "p50 ms", "p99 ms", "req/s", "errors"):
+    for col in ("start (UTC)", "end", "predictions", "versions", "drifted", "labelled",
+                "accuracy/rmse", "p50 ms", "p99 ms", "req/s", "errors"):
         windows.add_column(col)
     for w in report.windows[-24:]:
         metric = w.performance.metrics.get("accuracy", w.performance.metrics.get("rmse"))
-        windows.add_row(when(w.start), str(w.n_predictions), versions_text(w),
+        windows.add_row(when(w.start), when(w.end)[11:], str(w.n_predictions),
+                        versions_text(w),
                         f"[red]{', '.join(w.drift.drifted)}[/]" if w.drift.drifted else "-",
                         f"{w.performance.n_labelled} ({pct(w.performance.coverage)})",
                         fmt(metric), fmt(w.health.latency_p50_ms),

@@ -54,8 +54,10 @@ class Alert:
     Attributes:
         status: ``open`` or ``resolved``.
         subject: what broke the rule (a feature, ``latency_p99_ms``, ...).
-        value: the value that broke (or last broke) it.
-        opened_at: end of the window that opened it (epoch seconds).
+        value: the value that opened it (later readings, and the one that resolved it, are
+            in ``message``).
+        opened_at: when the window that opened it was checked (epoch seconds; never later
+            than the newest prediction seen).
         last_seen_at: end of the latest window that broke it.
         resolved_at: end of the window in which it cleared.
     """
@@ -243,9 +245,9 @@ class MonitoringRepository:
             created = row is None
             if row is None:
                 row = AlertRow(model=model, rule=rule, subject=subject, status="open",
-                               threshold=threshold, opened_at=at, resolved_at=None)
+                               value=value, threshold=threshold, opened_at=at,
+                               resolved_at=None)
                 session.add(row)
-            row.value = value
             row.message = message
             row.last_seen_at = at
             session.flush()
@@ -255,7 +257,8 @@ class MonitoringRepository:
 
     def resolve_alert(self, alert_id: int, *, at: float, value: float | None = None,
                       message: str | None = None) -> Alert:
-        """Mark an incident resolved at ``at``."""
+        """Mark an incident resolved at ``at``; its ``value`` stays the one that opened it
+        (``value`` here is only for callers that keep it in ``message``)."""
 
         def resolve(session: Session) -> Alert:
             row = session.get(AlertRow, alert_id)
@@ -263,8 +266,6 @@ class MonitoringRepository:
                 raise NotFound(f"no alert {alert_id}")
             row.status = "resolved"
             row.resolved_at = at
-            if value is not None:
-                row.value = value
             if message is not None:
                 row.message = message
             session.flush()
