@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -144,3 +145,9 @@ def test_validate_gates_a_pipeline(project: Path, capsys: pytest.CaptureFixture[
     assert code == 2
     assert "violations in bad.csv" in out and "mean_radius" in out and "mean_texture" in out
     assert err.startswith("error: bad.csv breaks the schema of cancer@1") and "Traceback" not in err
+
+    code, out, err = cli(capsys, "datasets", "validate", "bad.csv", "-a", "cancer@1", "--json")
+    report = json.loads(out)  # stdout stays one JSON document; the red line is on stderr
+    assert code == 2 and report["ok"] is False and report["n_rows"] == 50
+    assert {v["column"] for v in report["violations"]} == {"mean_radius", "mean_texture"}
+    assert "breaks the schema" in err

@@ -288,7 +288,8 @@ def delete(
     ref: Annotated[str, typer.Argument(help="name/versions/N, or a model name with --all.")],
     everything: Annotated[bool, typer.Option("--all", help="Delete the model and every "
                                              "version.")] = False,
-    force: Annotated[bool, typer.Option(help="Also drop aliases pointing at it.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Also drop the aliases pointing at "
+                                        "it (recorded in the alias history).")] = False,
     project: ProjectOpt = None,
     db_url: DbOpt = None,
 ) -> None:

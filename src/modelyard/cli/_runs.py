@@ -144,8 +144,7 @@ def list_(
 @runs_app.command()
 def show(run_id: str, json_out: JsonOpt = False, project: ProjectOpt = None,
          db_url: DbOpt = None) -> None:
-    """Show a run's params (as fitted, tuned values included), metrics, tags, inputs,
-    artifacts and environment."""
+    """Show a run: params as fitted (tuned values included), metrics, tags, inputs, files."""
     with open_from_cli(project, db_url) as yard:
         run = resolve_run(yard, run_id)
     if json_out:
