@@ -76,3 +76,23 @@ def test_shell_completion_is_offered_and_completes_commands(tmp_path: Path) -> N
                           text=True, cwd=tmp_path, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["models"]
+
+
+def test_help_and_usage_errors_import_nothing_heavy(tmp_path: Path) -> None:
+    # What keeps `modelyard --help` and a usage error quick: the SDK, pandas, scikit-learn,
+    # SQLAlchemy and FastAPI are imported inside the commands, on first use.
+    probe = (
+        "import sys\n"
+        "from modelyard.cli import main\n"
+        "for args in (['--help'], ['runs', 'list', '--bogus'], ['models', 'predict', '--help']):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = ('pandas', 'numpy', 'sklearn', 'sqlalchemy', 'fastapi', 'modelyard.yard')\n"
+        "print('loaded:', *sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "loaded:"
