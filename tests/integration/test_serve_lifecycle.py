@@ -133,7 +133,8 @@ def test_keys_guard_prediction_and_management(tmp_path: Path) -> None:
         assert http.post(path, content=BODY, headers={"x-api-key": "my_x_y"}).status_code == 401
         bearer = {"authorization": f"Bearer {predict_key}"}
         assert http.post(path, content=BODY, headers=bearer).status_code == 200
-        assert http.post("/v1/admin/refresh", headers=bearer).status_code == 401
+        refused = http.post("/v1/admin/refresh", headers=bearer)
+        assert refused.status_code == 403 and "predict" in refused.json()["message"]
         admin = {"authorization": f"Bearer {admin_key}"}
         assert http.post("/v1/admin/refresh", headers=admin).status_code == 200
         assert http.post(path, content=BODY, headers=admin).status_code == 200
@@ -150,3 +151,20 @@ def test_keys_guard_prediction_and_management(tmp_path: Path) -> None:
             time.sleep(0.1)
         listed = _cli(project, "keys", "list", "--all")
         assert key_id in listed and "ops" in listed
+        # revoking the last key closes the service (with a warning), it does not open it
+        errors = io.StringIO()
+        with contextlib.redirect_stderr(errors):
+            _cli(project, "keys", "revoke", admin_key.split("_")[1])
+        assert "last active key" in errors.getvalue()
+        while http.post("/v1/admin/refresh", headers=admin).status_code != 401:
+            assert time.monotonic() < deadline + 10, "revoked admin key still accepted"
+            time.sleep(0.1)
+        closed = http.post(path, content=BODY)
+        assert closed.status_code == 401 and "revoked" in closed.json()["message"]
+        scoped = _cli(project, "keys", "create", "--role", "predict", "--scope", "other*",
+                      "--rate", "100").split()[-1]
+        deadline = time.monotonic() + 10
+        while http.post(path, content=BODY, headers={
+                "authorization": f"Bearer {scoped}"}).status_code != 403:
+            assert time.monotonic() < deadline, "the scoped key was not picked up"
+            time.sleep(0.1)

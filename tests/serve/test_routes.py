@@ -1,4 +1,5 @@
-"""Each route group's key requirement, and the service's document (in-process, ASGI)."""
+"""The service's document (in-process, ASGI); each route's key requirement is in
+``test_auth.py``."""
 
 from __future__ import annotations
 
@@ -14,44 +15,6 @@ from modelyard.serve import create_app
 
 FRAME = pd.DataFrame({"amount": [1.0, 5.0, 3.0, 9.0], "count": [1, 2, 3, 4]})
 LABELS = pd.Series([0, 1, 0, 1])
-
-OPEN = [("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics")]
-PREDICT = [("GET", "/v1/models"), ("POST", "/v1/models/fraud/feedback"),
-           ("POST", "/v1/models/fraud/predict"), ("POST", "/v1/models/fraud@1/predict"),
-           ("POST", "/v1/models/fraud/versions/1/predict")]
-ADMIN = [("POST", "/v1/admin/refresh"), ("GET", "/v1/models/fraud/stats"),
-         ("GET", "/v1/models/fraud/loop/history"), ("GET", "/v1/loop/status"),
-         ("GET", "/v1/models/fraud/monitor/live"), ("GET", "/v1/models/fraud/monitor"),
-         ("POST", "/v1/models/fraud/monitor"), ("GET", "/v1/models/fraud/alerts"),
-         ("GET", "/v1/models/fraud/monitor/report.html")]
-
-
-def test_every_route_group_checks_its_role(yard: modelyard.Yard) -> None:
-    yard.models.register("fraud", LogisticRegression().fit(FRAME, LABELS),
-                         input_example=FRAME)
-    _, predict_key = yard.store.keys.create("predict")
-    app = create_app(yard, ["fraud"], log_root=yard.settings.state_dir / "p")
-
-    async def test(client: httpx.AsyncClient) -> None:
-        predict = {"authorization": f"Bearer {predict_key}"}
-        for method, path in OPEN:
-            assert (await client.request(method, path)).status_code == 200, path
-        for method, path in PREDICT + ADMIN:
-            r = await client.request(method, path, json={"amount": 1.0, "count": 1})
-            assert r.status_code == 401 and r.json()["error"] == "Unauthorized", path
-        for method, path in ADMIN:
-            r = await client.request(method, path, headers=predict)
-            assert r.status_code == 401, path
-        r = await client.post("/v1/models/fraud/predict", headers=predict,
-                              json={"amount": 1.0, "count": 1})
-        assert r.status_code == 200
-        assert (await client.get("/v1/models", headers=predict)).status_code == 200
-        # refused predictions count as errors, as any other failed prediction
-        text = (await client.get("/metrics")).text
-        assert 'error="Unauthorized"' in text
-
-    in_process(app, test)
-
 
 def test_the_document_names_the_installed_version(yard: modelyard.Yard) -> None:
     yard.models.register("fraud", LogisticRegression().fit(FRAME, LABELS),

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ._app import DbOpt, JsonOpt, ProjectOpt, app, open_from_cli
-from ._render import console, emit_json, iso, table, when
+from ._render import console, emit_json, err_console, iso, table, when
 
 
 class Role(StrEnum):
@@ -16,6 +16,7 @@ class Role(StrEnum):
 
     read = "read"
     predict = "predict"
+    deploy = "deploy"
     admin = "admin"
 
 
@@ -27,14 +28,21 @@ app.add_typer(keys_app, name="keys")
 @keys_app.command()
 def create(
     role: Annotated[Role, typer.Option(help="read (the dashboard, read-only routes), predict "
-                                       "(predictions, feedback) or admin (everything).")],
+                                       "(predictions, feedback), deploy (read, refresh, "
+                                       "monitor passes) or admin (everything).")],
     name: Annotated[str, typer.Option(help="What the key is for.")] = "",
+    scope: Annotated[str, typer.Option(help="Model-name patterns it reaches: 'fraud', "
+                                       "'fraud*', 'fraud,churn'.")] = "*",
+    rate: Annotated[float | None, typer.Option(help="Requests per second it may make (per "
+                                               "server process); no limit if left out.")
+                    ] = None,
     project: ProjectOpt = None,
     db_url: DbOpt = None,
 ) -> None:
     """Create a key; it is printed once and only its hash is stored."""
     with open_from_cli(project, db_url) as yard:
-        record, key = yard.store.keys.create(role.value, name=name)
+        record, key = yard.store.keys.create(role.value, name=name, scope=scope,
+                                             rate_per_s=rate)
     console().print(f"created {record.role} key {record.id}"
                     + (f" ({record.name})" if record.name else "")
                     + "; store it now, it is not shown again:", markup=False)
@@ -65,4 +73,15 @@ def revoke(key_id: Annotated[str, typer.Argument(metavar="ID")],
     """Revoke a key by its id; running servers refuse it within one poll."""
     with open_from_cli(project, db_url) as yard:
         record = yard.store.keys.revoke(key_id)
+        left = yard.store.keys.list()
     console().print(f"revoked key {record.id}", markup=False)
+    # auth fails closed: revoking the last key shuts the service, it does not open it
+    if not left:
+        err_console().print("warning: that was the last active key: the prediction service "
+                            "now refuses every call that needs a key (auth fails closed); "
+                            "create one with `modelyard keys create --role admin`",
+                            style="yellow", markup=False)
+    elif record.role == "admin" and not any(k.role == "admin" for k in left):
+        err_console().print("warning: no admin key is left; create one with `modelyard keys "
+                            "create --role admin` to manage the service", style="yellow",
+                            markup=False)

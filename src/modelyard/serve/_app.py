@@ -17,7 +17,7 @@ from ..config import Settings
 from ..errors import InvalidInput
 from ..yard import Yard
 from . import _routes_models, _routes_monitor, _routes_service
-from ._http import ERROR_HANDLERS
+from ._http import ERROR_HANDLERS, route_methods
 from ._openapi import DESCRIPTION, TITLE, VERSION, PredictDocs, own_path
 from ._routes_predict import predict_router
 from ._state import ServeState
@@ -66,6 +66,9 @@ def create_app(
     app.include_router(_routes_service.router)
     app.include_router(_routes_models.router)
     app.include_router(_routes_monitor.router)
+    app.state.route_methods = route_methods(
+        [*app.router.routes, *_routes_service.router.routes, *_routes_models.router.routes,
+         *_routes_monitor.router.routes])
     docs = PredictDocs(app, [(own_path(s), s) for s in state.table.served.values()])
     app.openapi = docs.openapi  # type: ignore[method-assign]
     state.on_swap = docs.refresh

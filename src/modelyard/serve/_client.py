@@ -55,8 +55,9 @@ def _error(response: httpx.Response) -> ModelyardError:
     cls = _ERRORS.get(str(body.get("error")) if isinstance(body, dict) else "")
     if cls is errors.ValidationFailed:
         return errors.ValidationFailed(message, list(body.get("violations", [])))
-    if cls is None:
-        cls = StorageUnavailable if response.status_code >= 500 else InvalidInput
+    if cls is None:  # the service's own errors (Forbidden, RateLimited, ...) by status
+        cls = (errors.Unauthorized if response.status_code in (401, 403)
+               else StorageUnavailable if response.status_code >= 500 else InvalidInput)
     return cls(message)
 
 

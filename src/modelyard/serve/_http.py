@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import InvalidInput, ModelyardError
 from ._errors import PayloadTooLarge
 
-__all__ = ["ERROR_HANDLERS", "array", "dumps", "json_response", "read_body", "request_id"]
+__all__ = ["ERROR_HANDLERS", "array", "dumps", "json_response", "read_body", "request_id",
+           "route_methods"]
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -94,7 +95,27 @@ def request_id(request: Request) -> str:
 
 async def _error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ModelyardError)
-    return json_response(exc.to_dict(), exc.http_status)
+    headers: dict[str, str] = dict(getattr(exc, "headers", None) or {})
+    if exc.http_status == 401:
+        headers["www-authenticate"] = 'Bearer realm="modelyard"'
+    return json_response(exc.to_dict(), exc.http_status, headers or None)
+
+
+def route_methods(routes: Iterable[Any]) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """The path pattern and methods of each route (what ``Allow`` of a 405 is made from;
+    ``create_app`` keeps them in ``app.state.route_methods``)."""
+    return [(r.path_regex, frozenset(r.methods)) for r in routes
+            if hasattr(r, "path_regex") and isinstance(getattr(r, "methods", None), set)]
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route of the app answers at this path (for ``Allow``)."""
+    table = getattr(request.app.state, "route_methods", [])
+    methods: set[str] = set()
+    for pattern, route_methods_ in table:
+        if pattern.match(request.url.path):
+            methods |= route_methods_
+    return sorted(methods)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -102,7 +123,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     name = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
     message = (f"no route {request.method} {request.url.path}; see /docs"
                if exc.status_code in (404, 405) else str(exc.detail))
-    return json_response({"error": name, "message": message}, exc.status_code)
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    if exc.status_code == 405:
+        allowed = _allowed(request)
+        headers["allow"] = ", ".join(allowed)
+        message = (f"{request.url.path} does not answer {request.method}; it answers "
+                   f"{', '.join(allowed)} (see /docs)")
+    return json_response({"error": name, "message": message}, exc.status_code,
+                         headers or None)
 
 
 async def _route_error(request: Request, exc: Exception) -> Response:

@@ -21,7 +21,8 @@ from ._models import ServedModel
 from ._schemas import output_schema
 
 __all__ = [
-    "DESCRIPTION", "TITLE", "VERSION", "PredictDocs", "operation_id", "own_path", "predict_doc",
+    "DESCRIPTION", "TITLE", "VERSION", "PredictDocs", "declare_answers", "operation_id",
+    "own_path", "predict_doc",
 ]
 
 TITLE = "modelyard prediction service"
@@ -29,6 +30,57 @@ DESCRIPTION = ("Predictions from registered model versions; request bodies follo
                "version's signature.")
 #: modelyard's version, read once from the installed package's metadata.
 VERSION = importlib.metadata.version("modelyard")
+
+
+_ROLE_MARK = "x-modelyard-role"  # set by ``_state.guard`` and the predict routes
+_ERROR = {"type": "object", "required": ["error", "message"], "properties": {
+    "error": {"type": "string", "description": "the error's class, e.g. ValidationFailed"},
+    "message": {"type": "string", "description": "what was wrong and what to do"},
+    "violations": {"type": "array", "items": {"type": "object"}}}}
+_WHY = {
+    "400": "a request the service cannot take",
+    "401": "no key, an unknown or revoked one, or every key of the project revoked",
+    "403": "a valid key whose role or scope does not cover this route",
+    "404": "no such model, version or route",
+    "409": "a conflict with the stored state",
+    "413": "a body or batch over the limits (max_body_bytes, max_rows_per_request)",
+    "422": "a body or parameter that does not validate (every bad field named)",
+    "429": "the key is over its rate limit; see Retry-After",
+    "503": "a model still loading or the store briefly unavailable; retry",
+}
+_SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer",
+               "description": "an API key: `modelyard keys create --role ...`"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+               "description": "the same key in a header of its own"},
+}
+
+
+def declare_answers(schema: dict[str, Any]) -> None:
+    """Declare in ``schema`` the security schemes and, per operation, the keys it takes and
+    every error status it can answer with (the JSON error shape), so a client generator or a
+    fuzzer sees the API the service really has."""
+    schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(
+        _SECURITY_SCHEMES)
+    schema["components"].setdefault("schemas", {})["Error"] = _ERROR
+    ref = {"$ref": "#/components/schemas/Error"}
+    for path, item in schema.get("paths", {}).items():
+        for method, op in item.items():
+            role = op.pop(_ROLE_MARK, None)
+            statuses = ["503"] if path == "/ready" else []
+            if role is not None:
+                op["security"] = [{"bearer": []}, {"apiKey": []}]
+                op["description"] = (op.get("description", "") + "\n\nOnce the project has "
+                                     f"a key, this needs a `{role}` key.").strip()
+                statuses = ["400", "401", "403", "404", "409", "422", "429", "503"]
+                if method in ("post", "put", "patch"):
+                    statuses.append("413")
+            responses = op.setdefault("responses", {})
+            if "422" in responses:  # the service answers these in its own error shape
+                statuses.append("422")
+            for status in statuses:
+                responses[status] = {"description": _WHY[status], "content": {
+                    "application/json": {"schema": ref}}}
 
 
 def operation_id(ref: str) -> str:
@@ -86,6 +138,7 @@ class PredictDocs:
                 doc = predict_doc(served)
                 if doc:
                     deep_dict_update(schema["paths"][path]["post"], doc)
+            declare_answers(schema)
         return schema
 
     def refresh(self) -> None:

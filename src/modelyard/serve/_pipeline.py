@@ -21,7 +21,7 @@ import numpy as np
 from fastapi import Request, Response
 
 from ..errors import InvalidInput, ModelyardError
-from ._auth import key_from_headers
+from ._auth import key_from_headers, model_of
 from ._errors import ModelNotReady
 from ._http import array, json_response, read_body, request_id
 from ._models import LoadedVersion, Result, ServedModel
@@ -48,7 +48,7 @@ async def predict(state: ServeState, request: Request, ref: str) -> Response:
     arrived = time.time()
     served: ServedModel | None = None
     try:
-        state.keys.check(key_from_headers(request.headers), "predict")
+        state.keys.check(key_from_headers(request.headers), "predict", model=model_of(ref))
         served, wanted = state.table.find(ref)
         served.coming += 1
         try:

@@ -1,7 +1,9 @@
 """The management routes of served models: list, refresh, feedback, rollout stats, and the
 loop's status and history (what the dashboard and the loop read).
 
-Listing and feedback take a ``predict`` key, the rest an ``admin`` key, once any key exists.
+Once a key was made, each route needs a role (``store.GRANTS``): listing any valid key (a
+scoped key sees its models only), feedback ``predict``, stats and the loop's history and
+status ``read``, refresh ``deploy``.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ import asyncio
 import dataclasses
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from ..errors import ValidationFailed
+from ._auth import key_from_headers
 from ._http import json_response, read_body
-from ._state import State, admin_key, predict_key
+from ._state import State, guard
 
 __all__ = ["FeedbackBody", "FeedbackItem", "router"]
 
@@ -39,13 +42,15 @@ _FEEDBACK = TypeAdapter(FeedbackBody)
 router = APIRouter()
 
 
-@router.get("/v1/models", tags=["models"], dependencies=[Depends(predict_key)])
-async def list_models(state: State) -> dict[str, Any]:
-    """The served references and the versions answering for them."""
-    return {"models": state.describe()}
+@router.get("/v1/models", tags=["models"], **guard("any"))
+async def list_models(request: Request, state: State) -> dict[str, Any]:
+    """The served references and the versions answering for them (those of its scope, for
+    a key scoped to some models)."""
+    key = state.keys.check(key_from_headers(request.headers), "any")
+    return {"models": [d for d in state.describe() if key is None or key.covers(d["model"])]}
 
 
-@router.post("/v1/admin/refresh", tags=["admin"], dependencies=[Depends(admin_key)])
+@router.post("/v1/admin/refresh", tags=["admin"], **guard("deploy", every_model=True))
 async def refresh(state: State) -> dict[str, Any]:
     """Check the registry now for moved aliases (and the key table for changes)."""
     switched = await state.refresh()
@@ -54,9 +59,8 @@ async def refresh(state: State) -> dict[str, Any]:
 
 # The body is read raw, as the predict routes do, and documented by hand.
 @router.post("/v1/models/{name}/feedback", tags=["models"],
-             dependencies=[Depends(predict_key)],
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": FeedbackBody.model_json_schema()}}}})
+             **guard("predict", openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": FeedbackBody.model_json_schema()}}}}))
 async def feedback(name: str, request: Request, state: State) -> dict[str, Any]:
     """Store true labels for rows of answered requests (for accuracy monitoring).
 
@@ -84,7 +88,7 @@ async def feedback(name: str, request: Request, state: State) -> dict[str, Any]:
     return {"model": served.name, "stored": stored, "scored": scored}
 
 
-@router.get("/v1/models/{name}/stats", tags=["models"], dependencies=[Depends(admin_key)])
+@router.get("/v1/models/{name}/stats", tags=["models"], **guard("read"))
 async def stats(name: str, state: State) -> dict[str, Any]:
     """Live per-version stats of a served model's open rollout (what the loop reads).
 
@@ -118,8 +122,7 @@ async def stats(name: str, state: State) -> dict[str, Any]:
     return state.router.stats(served.name)
 
 
-@router.get("/v1/models/{name}/loop/history", tags=["loop"],
-            dependencies=[Depends(admin_key)])
+@router.get("/v1/models/{name}/loop/history", tags=["loop"], **guard("read"))
 async def loop_history(name: str, state: State,
                        limit: int = Query(100, ge=1, le=10_000)) -> Response:
     """The loop's audit trail of a model, newest last (``yard.loop.history``).
@@ -137,7 +140,7 @@ async def loop_history(name: str, state: State,
     return json_response({"model": name, "events": await asyncio.to_thread(read)})
 
 
-@router.get("/v1/loop/status", tags=["loop"], dependencies=[Depends(admin_key)])
+@router.get("/v1/loop/status", tags=["loop"], **guard("read", every_model=True))
 async def loop_status(state: State) -> Response:
     """Where each model's loop stands (``yard.loop.status``).
 

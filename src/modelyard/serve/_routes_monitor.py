@@ -1,5 +1,6 @@
 """The monitoring routes of a served model: its live drift view, stored monitoring windows,
-a monitoring pass on demand, alerts, and the HTML report (``admin`` key once keys exist).
+a monitoring pass on demand, alerts, and the HTML report (once a key was made: ``read``
+keys read, a pass needs ``deploy``).
 
 Everything but the live view runs ``yard.monitor`` in the threadpool, its foreign errors
 turned into :class:`ModelyardError`s.
@@ -11,13 +12,13 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ..errors import InvalidInput, ModelyardError, StorageUnavailable
 from ._errors import ModelNotReady
 from ._models import LoadedVersion
-from ._state import ServeState, State, admin_key
+from ._state import ServeState, State, guard
 
 __all__ = ["CheckBody", "router"]
 
@@ -60,10 +61,10 @@ async def _model_name(state: ServeState, name: str) -> str:
     return model
 
 
-router = APIRouter(dependencies=[Depends(admin_key)])
+router = APIRouter()
 
 
-@router.get("/v1/models/{name}/monitor/live", tags=["monitor"])
+@router.get("/v1/models/{name}/monitor/live", tags=["monitor"], **guard("read"))
 async def live(name: str, state: State) -> dict[str, Any]:
     """Drift of the last hour of served rows, from the answering version's live
     sketches (no log read): ``{"model", "version", "reference", "window_s", "rows",
@@ -72,7 +73,7 @@ async def live(name: str, state: State) -> dict[str, Any]:
     return await _blocking(lambda: state.live.view(loaded))
 
 
-@router.get("/v1/models/{name}/monitor", tags=["monitor"])
+@router.get("/v1/models/{name}/monitor", tags=["monitor"], **guard("read"))
 async def report(name: str, state: State, window: str | None = None,
                  limit: int = Query(168, ge=1, le=10_000)) -> dict[str, Any]:
     """Stored monitoring windows (newest ``limit``) and open alerts of a model."""
@@ -82,7 +83,7 @@ async def report(name: str, state: State, window: str | None = None,
     return found.to_dict()
 
 
-@router.post("/v1/models/{name}/monitor", tags=["monitor"])
+@router.post("/v1/models/{name}/monitor", tags=["monitor"], **guard("deploy"))
 async def check(name: str, request: Request, state: State,
                 body: CheckBody | None = None) -> dict[str, Any]:
     """Run a monitoring pass now over this server's prediction log (written first, so
@@ -97,7 +98,7 @@ async def check(name: str, request: Request, state: State,
     return found.to_dict()
 
 
-@router.get("/v1/models/{name}/alerts", tags=["monitor"])
+@router.get("/v1/models/{name}/alerts", tags=["monitor"], **guard("read"))
 async def alerts(name: str, state: State, status: str | None = None) -> dict[str, Any]:
     """Alert incidents of a model, newest first; ``status`` ``open`` or ``resolved``."""
     model = await _model_name(state, name)
@@ -106,7 +107,7 @@ async def alerts(name: str, state: State, status: str | None = None) -> dict[str
 
 
 @router.get("/v1/models/{name}/monitor/report.html", tags=["monitor"],
-            response_class=Response)
+            response_class=Response, **guard("read"))
 async def report_html(name: str, state: State, window: str | None = None,
                       limit: int = Query(168, ge=1, le=10_000)) -> Response:
     """The stored windows as one self-contained HTML page."""

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 
 from ._openapi import operation_id, own_path
 from ._pipeline import predict as _predict
-from ._state import ServeState
+from ._state import ROLE_MARK, ServeState
 
 __all__ = ["predict_router"]
 
@@ -39,10 +39,12 @@ def predict_router(state: ServeState) -> APIRouter:
     for served in state.table.served.values():
         router.add_api_route(own_path(served), predict_route(served.ref), methods=["POST"],
                              tags=["predict"], operation_id=operation_id(served.ref),
-                             summary=f"Predict with {served.ref}", response_model=None)
+                             summary=f"Predict with {served.ref}", response_model=None,
+                             openapi_extra={ROLE_MARK: "predict"})
 
     # ... and the general forms for anything else served.
-    @router.post("/v1/models/{ref}/predict", tags=["predict"], response_model=None)
+    @router.post("/v1/models/{ref}/predict", tags=["predict"], response_model=None,
+                 openapi_extra={ROLE_MARK: "predict"})
     async def predict(ref: str, request: Request) -> Response:
         """Predict with a served reference: ``name``, ``name@alias`` or ``name@N``.
 
@@ -51,7 +53,7 @@ def predict_router(state: ServeState) -> APIRouter:
         return await _predict(state, request, ref)
 
     @router.post("/v1/models/{name}/versions/{version}/predict", tags=["predict"],
-                 response_model=None)
+                 response_model=None, openapi_extra={ROLE_MARK: "predict"})
     async def predict_version(name: str, version: int, request: Request) -> Response:
         """Predict with a version a served reference answers with now."""
         return await _predict(state, request, f"{name}/versions/{version}")

@@ -1,4 +1,5 @@
-"""The service's own routes: ``/health``, ``/ready`` and ``/metrics`` (no key needed)."""
+"""The service's own routes: ``/health``, ``/ready`` and ``/metrics`` (no key needed, so
+they tell nothing of a model's inputs)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,14 @@ async def health(state: State) -> dict[str, Any]:
 
 @router.get("/ready", tags=["service"])
 async def ready(state: State) -> Response:
-    """Ready (200) once every served model is loaded; 503 before."""
-    body = {"ready": state.table.ready, "models": state.describe()}
+    """Ready (200) once every served model is loaded; 503 before.
+
+    Answers ``{"ready": bool, "models": [{"ref", "model", "alias", "loaded", "version"},
+    ...]}``: no input fields or signatures (``GET /v1/models`` shows those, with a key).
+    """
+    models = [{k: d[k] for k in ("ref", "model", "alias", "loaded", "version", "error")
+               if k in d} for d in state.describe()]
+    body = {"ready": state.table.ready, "models": models}
     return json_response(body, 200 if body["ready"] else 503)
 
 

@@ -3,7 +3,8 @@
 :class:`ServeState` loads the served versions when the app starts, polls the registry, the
 key table and the open rollouts every ``swap_poll_interval_s``, and hot-swaps a reference
 whose alias moved. Routes reach it through FastAPI dependencies: :func:`serve_state`, and
-:func:`predict_key` / :func:`admin_key`, which check the caller's key for a role.
+:func:`guard`, the dependency (and OpenAPI mark) that checks the caller's key for the role
+a route needs (the role matrix: ``store.GRANTS``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,7 +24,7 @@ from ..config import Settings
 from ..errors import ModelyardError
 from ..monitor import PredictionLog
 from ..yard import Yard
-from ._auth import KeyRing, key_from_headers
+from ._auth import KeyRing, key_from_headers, model_of
 from ._batching import MicroBatcher
 from ._metrics import ServeMetrics
 from ._models import LoadedVersion, ModelTable, Result, ServedModel
@@ -31,7 +32,10 @@ from ._monitoring import LiveViews
 from ._routing import Router
 from ._schemas import ParsedInput
 
-__all__ = ["ServeState", "State", "admin_key", "predict_key", "serve_state"]
+__all__ = ["ROLE_MARK", "ServeState", "State", "guard", "require", "serve_state"]
+
+#: the OpenAPI extension that names the role an operation needs (read by ``_openapi``)
+ROLE_MARK = "x-modelyard-role"
 
 _LOG = logging.getLogger("modelyard.serve")
 
@@ -63,7 +67,7 @@ class ServeState:
             max_queue_rows=settings.log_max_queue_rows)
         self.metrics.watch_log(lambda: (self.log.written_rows, self.log.dropped_rows,
                                         self.log.queued_rows))
-        self.keys = KeyRing(yard.store.keys.list())
+        self.keys = KeyRing(yard.store.keys.list(include_revoked=True))
         self.table = ModelTable(yard.models, refs, max_rows=settings.max_rows_per_request,
                                 make_batcher=self._batcher, on_swap=self._swapped)
         #: called after every swap (the app re-documents the predict routes)
@@ -115,7 +119,8 @@ class ServeState:
         """Poll the registry for moved aliases, the key table for changes, and the store
         for open rollouts; returns the references that switched versions."""
         switched = await self.table.refresh()
-        self.keys.replace(await asyncio.to_thread(self.yard.store.keys.list))
+        self.keys.replace(await asyncio.to_thread(self.yard.store.keys.list,
+                                                  include_revoked=True))
         await self.router.refresh()
         return switched
 
@@ -167,19 +172,36 @@ async def serve_state(request: Request) -> ServeState:
 State = Annotated[ServeState, Depends(serve_state)]
 
 
-async def predict_key(request: Request, state: State) -> None:
-    """Require a key with the ``predict`` role, once any key exists (a dependency).
+def require(need: str, *, every_model: bool = False
+            ) -> Callable[[Request, ServeState], Awaitable[None]]:
+    """A dependency that checks the caller's key for the role ``need`` and, on routes with a
+    ``{name}``, the key's scope for that model.
+
+    Args:
+        need: ``read``, ``predict``, ``deploy``, ``admin`` or ``any`` (see ``store.GRANTS``).
+        every_model: the route spans every model (the key must be scoped ``*``).
 
     Raises:
-        Unauthorized: no key, an unknown one, or one without the role.
+        Unauthorized: no key, an unknown one, or the project's keys all revoked (401).
+        Forbidden: a key whose role or scope does not cover the route (403).
+        RateLimited: a key over its rate (429).
     """
-    state.keys.check(key_from_headers(request.headers), "predict")
+    async def dependency(request: Request, state: State) -> None:
+        name = request.path_params.get("name")
+        state.keys.check(key_from_headers(request.headers), need,
+                         model=model_of(name) if isinstance(name, str) else None,
+                         every_model=every_model)
+
+    return dependency
 
 
-async def admin_key(request: Request, state: State) -> None:
-    """Require a key with the ``admin`` role, once any key exists (a dependency).
+def guard(need: str, *, every_model: bool = False,
+          openapi_extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Route decorator arguments that require ``need`` (:func:`require`) and say so in the
+    OpenAPI document (``security`` and the 401/403/429 answers, added by ``_openapi``).
 
-    Raises:
-        Unauthorized: no key, an unknown one, or one without the role.
+    Example:
+        >>> @router.get("/v1/models/{name}/stats", **guard("read"))  # doctest: +SKIP
     """
-    state.keys.check(key_from_headers(request.headers), "admin")
+    return {"dependencies": [Depends(require(need, every_model=every_model))],
+            "openapi_extra": {**(openapi_extra or {}), ROLE_MARK: need}}

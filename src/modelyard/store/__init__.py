@@ -17,6 +17,8 @@ from ._entities import RunArtifact as RunArtifact
 from ._entities import RunInput as RunInput
 from ._feedback import Feedback as Feedback
 from ._feedback import FeedbackRepository as FeedbackRepository
+from ._keys import GRANTS as GRANTS
+from ._keys import ROLES as ROLES
 from ._keys import ApiKey as ApiKey
 from ._keys import KeyRepository as KeyRepository
 from ._loop import Lease as Lease
@@ -39,7 +41,9 @@ from ._store import Store as Store
 from ._store import open_store as open_store
 
 __all__ = [
+    "GRANTS",
     "NAME_PATTERN",
+    "ROLES",
     "Alert",
     "AliasEvent",
     "ApiKey",

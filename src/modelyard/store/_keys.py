@@ -1,13 +1,25 @@
 """API keys of the prediction service: created, listed, revoked, verified; stored hashed.
 
 A key is ``my_<id>_<secret>``: ``id`` finds the row, ``secret`` is 32 random bytes
-(URL-safe base64). Only ``sha256(secret)`` is stored. A fast hash is enough here: the secret
+(URL-safe base64). Only ``sha256(secret)`` is stored.
+
+Each key has a role, a scope and an optional rate limit. Roles, each granting what the ones
+before it in :data:`GRANTS` need: ``read`` (read-only management routes and the dashboard),
+``predict`` (prediction and feedback), ``deploy`` (read, and what moves traffic: refresh,
+monitor passes) and ``admin`` (everything). The scope is one or more model-name patterns
+(``fraud*``, ``fraud,churn``; ``*`` by default): the models a key reaches. Routes that span
+every model need a key scoped ``*``.
+
+Auth fails closed: once a project has had a key, it always needs one. Revoking every key
+does not open the service again (:meth:`KeyRepository.auth_required`); create a new key
+instead. A fast hash is enough here: the secret
 is 256 random bits, not a password, so there is nothing to guess from its hash; a slow KDF
 would only slow every request. Hashes are compared with :func:`hmac.compare_digest`.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import hmac
 import secrets
@@ -21,10 +33,27 @@ from ..errors import InvalidInput, NotFound
 from ._db import Database
 from ._schema import ApiKeyRow
 
-__all__ = ["ROLES", "ApiKey", "KeyRepository", "hash_secret", "split_key"]
+__all__ = ["GRANTS", "ROLES", "ApiKey", "KeyRepository", "hash_secret", "split_key"]
 
-ROLES = ("predict", "admin")
+#: the key roles, least to most powerful
+ROLES = ("read", "predict", "deploy", "admin")
+#: what a route needs -> the key roles that have it
+GRANTS: dict[str, frozenset[str]] = {
+    "read": frozenset({"read", "deploy", "admin"}),
+    "predict": frozenset({"predict", "admin"}),
+    "deploy": frozenset({"deploy", "admin"}),
+    "admin": frozenset({"admin"}),
+    "any": frozenset(ROLES),  # any valid key (listing what is served)
+}
 _PREFIX = "my_"
+
+
+def _check_scope(scope: str) -> str:
+    patterns = [p.strip() for p in scope.split(",")] if isinstance(scope, str) else []
+    if not patterns or any(not p or len(p) > 100 for p in patterns) or len(scope) > 200:
+        raise InvalidInput(f"scope {scope!r} is not a list of model-name patterns; give e.g. "
+                           "'fraud', 'fraud*' or 'fraud,churn' ('*' for every model)")
+    return ",".join(patterns)
 
 
 @dataclass(frozen=True)
@@ -34,10 +63,13 @@ class ApiKey:
     Attributes:
         id: the public part of the key, shown by ``modelyard keys list``.
         name: what it is for.
-        role: ``predict`` (prediction and feedback routes) or ``admin`` (everything).
+        role: ``read`` (the dashboard, read only), ``predict`` (prediction and feedback
+            routes), ``deploy`` (read, refresh, monitor passes) or ``admin`` (everything).
         key_hash: sha256 of the secret part, hex.
         created_at: when it was created (epoch seconds).
         revoked_at: when it was revoked, or ``None``.
+        scope: the model-name patterns it reaches, comma separated (``*``: every model).
+        rate_per_s: the requests per second it may make (per server process), or ``None``.
     """
 
     id: str
@@ -46,11 +78,26 @@ class ApiKey:
     key_hash: str
     created_at: float
     revoked_at: float | None = None
+    scope: str = "*"
+    rate_per_s: float | None = None
 
     @property
     def active(self) -> bool:
         """Whether the key may still be used."""
         return self.revoked_at is None
+
+    def allows(self, need: str) -> bool:
+        """Whether the key's role may call a route needing ``need`` (see :data:`GRANTS`)."""
+        return self.role in GRANTS.get(need, frozenset())
+
+    @property
+    def unscoped(self) -> bool:
+        """Whether the key reaches every model (routes spanning all models need this)."""
+        return "*" in self.scope.split(",")
+
+    def covers(self, model: str) -> bool:
+        """Whether ``model`` is inside the key's scope."""
+        return any(fnmatch.fnmatchcase(model, p) for p in self.scope.split(","))
 
     def matches(self, secret: str) -> bool:
         """Whether ``secret`` is this key's secret part (compared in constant time)."""
@@ -79,7 +126,8 @@ def split_key(key: str) -> tuple[str, str] | None:
 
 def _record(row: ApiKeyRow) -> ApiKey:
     return ApiKey(id=row.id, name=row.name, role=row.role, key_hash=row.key_hash,
-                  created_at=row.created_at, revoked_at=row.revoked_at)
+                  created_at=row.created_at, revoked_at=row.revoked_at,
+                  scope=row.scope or "*", rate_per_s=row.rate_per_s)
 
 
 class KeyRepository:
@@ -97,21 +145,33 @@ class KeyRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def create(self, role: str, *, name: str = "") -> tuple[ApiKey, str]:
+    def create(self, role: str, *, name: str = "", scope: str = "*",
+               rate_per_s: float | None = None) -> tuple[ApiKey, str]:
         """Create a key; returns its record and the full key, which is shown only once.
 
+        Args:
+            role: ``read``, ``predict``, ``deploy`` or ``admin``.
+            name: what it is for.
+            scope: the model-name patterns it reaches (``fraud*``, ``fraud,churn``).
+            rate_per_s: requests per second it may make per server process (``None``: no
+                limit).
+
         Raises:
-            InvalidInput: an unknown role.
+            InvalidInput: an unknown role, a bad scope or a rate that is not positive.
         """
         if role not in ROLES:
             raise InvalidInput(f"role {role!r} is not a key role; use one of {', '.join(ROLES)}")
         if not isinstance(name, str) or len(name) > 200:
             raise InvalidInput("a key name is a string of at most 200 characters")
+        scope = _check_scope(scope)
+        if rate_per_s is not None and not (0 < rate_per_s < float("inf")):
+            raise InvalidInput(f"rate {rate_per_s!r} is not a positive number of requests per "
+                               "second; leave it out for no limit")
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         row_values = {"id": key_id, "name": name, "role": role,
                       "key_hash": hash_secret(secret), "created_at": time.time(),
-                      "revoked_at": None}
+                      "revoked_at": None, "scope": scope, "rate_per_s": rate_per_s}
 
         def insert(session: Session) -> ApiKey:
             row = ApiKeyRow(**row_values)
@@ -134,6 +194,12 @@ class KeyRepository:
         with self._db.read() as session:
             return int(session.scalar(select(func.count()).select_from(ApiKeyRow)
                                       .where(ApiKeyRow.revoked_at.is_(None))) or 0)
+
+    def auth_required(self) -> bool:
+        """Whether the service needs a key: once any key was made, even if all are revoked
+        now (auth fails closed; a fresh project with no key ever made is open)."""
+        with self._db.read() as session:
+            return session.scalar(select(ApiKeyRow.id).limit(1)) is not None
 
     def revoke(self, key_id: str) -> ApiKey:
         """Revoke a key by its id; a revoked key stays listed with ``--all``.

@@ -210,6 +210,9 @@ class ApiKeyRow(Base):
     key_hash: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[float] = mapped_column(Float)
     revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: model-name patterns the key reaches, comma separated (revision 0007)
+    scope: Mapped[str] = mapped_column(String(200), default="*", server_default="*")
+    rate_per_s: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class FeedbackRow(Base):
