@@ -38,6 +38,9 @@ def test_better_challenger_passes_and_is_promoted(yard: modelyard.Yard) -> None:
     assert champion.version == 2 and champion.dataset_ref == "tx@2"
     assert yard.models.alias_history("fraud", "champion")[-1].reason.startswith("loop cycle")
     assert loop.status()[0].step == "idle" and loop.status()[0].last["outcome"] == "promoted"
+    # after the promotion the status shows the new champion, and no stale challenger alias
+    assert (loop.status()[0].champion, loop.status()[0].challenger) == (2, None)
+    assert "challenger" not in yard.models.get_model("fraud").aliases
     loop.run_once()
     assert len(yard.models.versions("fraud")) == 2  # nothing new: no second retraining
 

@@ -16,7 +16,7 @@ from ._render import console, table, when
 loop_app = typer.Typer(
     no_args_is_help=True,
     help="Close the loop: retrain on triggers, gate the challenger, roll it out, promote or "
-         "roll back, every decision written down ([loop.<model>] in modelyard.toml).")
+         "roll back, every decision written down (\\[loop.<model>] in modelyard.toml).")
 app.add_typer(loop_app, name="loop")
 
 
@@ -40,7 +40,7 @@ def start(
 
         loop = Loop(yard, lease_ttl_s=lease_ttl_s)
         if not loop.policies:
-            console().print("[yellow]no [loop.<model>] policy in modelyard.toml; nothing to do")
+            console().print("[yellow]no \\[loop.<model>] policy in modelyard.toml; nothing to do")
             raise typer.Exit(1)
         console().print(f"loop for {', '.join(sorted(loop.policies))} "
                         f"(holder {loop.lease.holder})")

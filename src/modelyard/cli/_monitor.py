@@ -32,17 +32,17 @@ app.add_typer(monitor_app, name="monitor")
 def check(
     model: Annotated[str, typer.Argument(help="The model name.")],
     window: Annotated[str | None, typer.Option(
-        help="hourly, daily or last:N [monitor_window, daily].")] = None,
+        help="hourly, daily or last:N \\[monitor_window, daily].")] = None,
     since: Annotated[str | None, typer.Option(
         help="Predictions from this time (ISO 8601 or epoch seconds).")] = None,
     until: Annotated[str | None, typer.Option(help="Predictions before this time.")] = None,
     reference: Annotated[str | None, typer.Option(
         help="Compare with: a version (fraud@3) whose training data is used, or "
-             "window:START/END of the log [the champion's training data].")] = None,
+             "window:START/END of the log \\[the champion's training data].")] = None,
     html: Annotated[Path | None, typer.Option(
         help="Also write a self-contained HTML report here.")] = None,
     webhook: Annotated[str | None, typer.Option(
-        help="Post opened/resolved alerts here [alert_webhook_url].")] = None,
+        help="Post opened/resolved alerts here \\[alert_webhook_url].")] = None,
     server_url: Annotated[str | None, typer.Option(
         help="The server (http://host:port) whose /metrics gives error counts.")] = None,
     rule: Annotated[list[str] | None, typer.Option(

@@ -155,6 +155,12 @@ class Loop:
         """The audit trail of ``model``'s loop, oldest first."""
         return self.audit.history(model, limit=limit)
 
+    def _aliases(self, model: str) -> dict[str, int]:
+        try:
+            return dict(self._ws.models.get_model(model).aliases)
+        except NotFound:
+            return {}
+
     def status(self) -> list[LoopStatus]:
         """Where each model's loop stands (models with a policy or a stored state)."""
         stored = {s.model: s for s in self._records.states()}
@@ -162,9 +168,14 @@ class Loop:
         for model in sorted(set(stored) | set(self.policies)):
             s = stored.get(model)
             state = s.state if s is not None else {}
+            # the aliases are the truth once a cycle has ended (a promotion moved them)
+            aliases = self._aliases(model)
+            idle = str(state.get("step", "idle")) == "idle"
+            champion = aliases.get("champion") if idle else state.get("champion")
+            challenger = aliases.get("challenger") if idle else state.get("challenger")
             out.append(LoopStatus(model=model, step=str(state.get("step", "idle")),
-                                  cycle=state.get("cycle"), champion=state.get("champion"),
-                                  challenger=state.get("challenger"),
+                                  cycle=state.get("cycle"), champion=champion,
+                                  challenger=challenger,
                                   last=dict(state.get("last") or {}),
                                   updated_at=None if s is None else s.updated_at,
                                   has_policy=model in self.policies))

@@ -242,6 +242,10 @@ class RolloutController:
         if not moved:
             models.alias(self.model, "champion", challenger,
                          reason=f"loop cycle {cycle}: {reason}")
+        if models.get_model(self.model).aliases.get("challenger") == challenger:
+            # the challenger is the champion now; the alias waits for the next challenger
+            models.remove_alias(self.model, "challenger",
+                                reason=f"loop cycle {cycle}: promoted to champion")
         current = self._rollouts.current(self.model)
         if current is not None and current.challenger_version == challenger:
             self._rollouts.end(current.id, outcome="promoted", reason=reason)

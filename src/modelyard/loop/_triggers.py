@@ -174,7 +174,8 @@ def _alerts(ws: Workspace, policy: Policy, marks: dict[str, Any]) -> Trigger | N
     if t.monitor_window:
         try:
             ws.monitor.check(policy.model, window=t.monitor_window,
-                               server_url=policy.rollout.server_url or None)
+                             server_url=policy.rollout.server_url or None,
+                             server_required=False)
         except StorageUnavailable:
             raise
         except ModelyardError:

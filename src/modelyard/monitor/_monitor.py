@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..config import Settings
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound, StorageUnavailable
 from ..registry import Models
 from ..store import Alert, ModelVersion, Store
 from ._alerts import Alerter, AlertEvent, AlertRule, default_rules, parse_rule
@@ -119,6 +119,7 @@ class Monitor:
         alerts: bool = True,
         webhook_url: str | None = None,
         server_url: str | None = None,
+        server_required: bool = True,
     ) -> MonitorReport:
         """Evaluate ``model``'s logged predictions window by window, store each window's
         result (replacing an earlier result of the same window), and raise alerts.
@@ -139,6 +140,9 @@ class Monitor:
             alerts: apply the alert rules.
             webhook_url: post incidents here (``alert_webhook_url`` by default).
             server_url: the serving process, to read error counts from its ``/metrics``.
+            server_required: fail when that server cannot be read (else go on without
+                its counts: the loop's passes do, so a stopped server does not stop the
+                drift and quality checks).
 
         Returns:
             The windows, oldest first, and the incidents opened or resolved.
@@ -186,7 +190,13 @@ class Monitor:
         recent = [w.result for w in repo.windows(model, limit=200)]
         previous_server = next((r["health"].get("server_counts") for r in reversed(recent)
                                 if r.get("health", {}).get("server_counts")), None)
-        server = read_server_counts(server_url, model) if server_url and counted else None
+        server = None
+        if server_url and counted:
+            try:
+                server = read_server_counts(server_url, model)
+            except StorageUnavailable:
+                if server_required:
+                    raise
         now = time.time()
         th = self.thresholds
         results: list[WindowResult] = []

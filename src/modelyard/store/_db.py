@@ -174,7 +174,7 @@ class Database:
             cfg.attributes["connection"] = conn
             # Alembic reports each step at INFO; a server or loop that logs at INFO would
             # otherwise print "Context impl SQLiteImpl" lines on every start.
-            migration_log = logging.getLogger("alembic.runtime.migration")
+            migration_log = logging.getLogger("alembic")
             level = migration_log.level
             migration_log.setLevel(max(level, logging.WARNING))
             try:
