@@ -75,7 +75,7 @@ def test_every_list_and_show_command_prints_json(
     with modelyard.open(project) as yard:
         version = yard.models.get("cancer@champion")
         run_id = version.run_id
-        yard.store.keys.create("read", name="dashboard")
+        yard.store.keys.create("read", name="dashboard", scope="cancer*", rate_per_s=5)
     assert run_id is not None
 
     runs = as_json(capsys, project, "runs", "list")
@@ -128,6 +128,7 @@ def test_every_list_and_show_command_prints_json(
     keys = as_json(capsys, project, "keys", "list")
     assert isinstance(keys, list) and keys[0]["role"] == "read"
     assert keys[0]["name"] == "dashboard" and keys[0]["revoked_at"] is None
+    assert keys[0]["scope"] == "cancer*" and keys[0]["rate_per_s"] == 5
 
 
 def test_data_is_shown_as_it_is_not_read_as_markup(

@@ -96,3 +96,10 @@ def test_help_and_usage_errors_import_nothing_heavy(tmp_path: Path) -> None:
                           cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "loaded:"
+
+
+def test_the_role_choices_are_the_stores_roles() -> None:
+    from modelyard.cli._keys import Role
+    from modelyard.store import ROLES
+
+    assert tuple(r.value for r in Role) == ROLES

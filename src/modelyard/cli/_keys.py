@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 
 from ._app import DbOpt, JsonOpt, ProjectOpt, app, open_from_cli
-from ._render import console, emit_json, err_console, iso, table, when
+from ._render import console, emit_json, err_console, iso, number, table, when
 
 
 class Role(StrEnum):
-    """What a key may do (``--role`` of ``keys create``)."""
+    """What a key may do (``--role`` of ``keys create``); the store's ``ROLES``, spelled out
+    here so that parsing the command line does not import the store."""
 
     read = "read"
     predict = "predict"
@@ -60,11 +61,13 @@ def list_(
     with open_from_cli(project, db_url) as yard:
         keys = yard.store.keys.list(include_revoked=everything)
     if json_out:
-        emit_json([{"id": k.id, "role": k.role, "name": k.name, "created_at": iso(k.created_at),
+        emit_json([{"id": k.id, "role": k.role, "name": k.name, "scope": k.scope,
+                    "rate_per_s": k.rate_per_s, "created_at": iso(k.created_at),
                     "revoked_at": iso(k.revoked_at)} for k in keys])
         return
-    table("API keys", ["id", "role", "name", "created", "revoked"],
-          [(k.id, k.role, k.name, when(k.created_at), when(k.revoked_at)) for k in keys])
+    table("API keys", ["id", "role", "name", "scope", "rate/s", "created", "revoked"],
+          [(k.id, k.role, k.name, k.scope, "" if k.rate_per_s is None else number(k.rate_per_s),
+            when(k.created_at), when(k.revoked_at)) for k in keys])
 
 
 @keys_app.command()
