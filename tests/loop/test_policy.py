@@ -66,3 +66,17 @@ def test_sdk_policy_is_validated() -> None:
 
     with pytest.raises(InvalidInput, match="alpha"):
         Policy("fraud", gate=GatePolicy(alpha=0.0))
+
+
+def test_cron_reads_shortcuts_names_and_both_day_fields_as_cron_does() -> None:
+    daily = parse_cron("@daily")
+    assert daily.due(_ts("2026-01-01T12:00:00"), _ts("2026-01-02T00:00:05"))
+    assert not daily.due(_ts("2026-01-02T00:00:05"), _ts("2026-01-02T23:59:00"))
+    weekdays = parse_cron("0 9 * * mon-fri")
+    assert weekdays.matches(dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC))  # a Monday
+    assert not weekdays.matches(dt.datetime(2026, 1, 4, 9, 0, tzinfo=dt.UTC))  # a Sunday
+    # both day fields restricted: the 1st of the month OR a Monday
+    either = parse_cron("0 0 1 * mon")
+    assert either.matches(dt.datetime(2026, 1, 5, tzinfo=dt.UTC))  # Monday the 5th
+    assert either.matches(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))  # Thursday the 1st
+    assert not either.matches(dt.datetime(2026, 1, 6, tzinfo=dt.UTC))

@@ -1,9 +1,10 @@
-"""A small 5-field cron: ``minute hour day-of-month month day-of-week``, in UTC.
+"""Cron schedules of the loop's triggers, read as cron reads them, in UTC.
 
-Each field takes ``*``, numbers, ranges ``a-b``, lists ``a,b`` and steps ``*/n``, ``a-b/n``.
-As in Vixie cron, when both day fields are restricted a day matching either one matches.
-Written here rather than depending on ``croniter``: the loop needs only "was a scheduled
-minute passed since the last look".
+Five fields (``minute hour day-of-month month day-of-week``) with names (``mon-fri``,
+``jan``), ranges, lists and steps, or a shortcut (``@hourly``, ``@daily``, ``@weekly``,
+``@monthly``, ``@yearly``). When both day fields are restricted, a day matching either one
+matches, as in Vixie cron. Parsing and matching are croniter's: a schedule means here what
+it means in a crontab.
 """
 
 from __future__ import annotations
@@ -15,86 +16,59 @@ from ..errors import InvalidInput
 
 __all__ = ["Cron", "parse_cron"]
 
-_BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-_NAMES = ("minute", "hour", "day of month", "month", "day of week")
-_MAX_SCAN_MIN = 60 * 24 * 8  # look back at most 8 days for a due minute
+_SHORTCUTS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 
 
 @dataclass(frozen=True)
 class Cron:
-    """A parsed cron expression."""
+    """A checked cron expression.
+
+    Example:
+        >>> parse_cron("@daily").due(0, 86_400)
+        True
+    """
 
     text: str
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    days: frozenset[int]
-    months: frozenset[int]
-    weekdays: frozenset[int]
-    days_any: bool
-    weekdays_any: bool
 
     def matches(self, when: dt.datetime) -> bool:
-        """Whether the minute of ``when`` (UTC) is scheduled."""
-        if when.minute not in self.minutes or when.hour not in self.hours or \
-                when.month not in self.months:
-            return False
-        day_ok = when.day in self.days
-        weekday_ok = (when.isoweekday() % 7) in self.weekdays
-        if self.days_any or self.weekdays_any:
-            return day_ok and weekday_ok
-        return day_ok or weekday_ok
+        """Whether the minute of ``when`` (UTC when naive) is scheduled."""
+        from croniter import croniter
+
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        return bool(croniter.match(self.text, when.astimezone(dt.UTC).replace(second=0,
+                                                                               microsecond=0)))
 
     def due(self, since: float, now: float) -> bool:
         """Whether a scheduled minute started in ``(since, now]`` (epoch seconds)."""
-        first = max(int(since // 60) + 1, int(now // 60) - _MAX_SCAN_MIN)
-        for minute in range(int(now // 60), first - 1, -1):
-            if self.matches(dt.datetime.fromtimestamp(minute * 60, dt.UTC)):
-                return True
-        return False
+        from croniter import croniter
 
-
-def _field(text: str, index: int, where: str) -> tuple[frozenset[int], bool]:
-    low, high = _BOUNDS[index]
-    values: set[int] = set()
-    for part in text.split(","):
-        body, _, step_text = part.partition("/")
-        try:
-            step = int(step_text) if step_text else 1
-            if body == "*":
-                start, end = low, high
-            elif "-" in body:
-                a, b = body.split("-", 1)
-                start, end = int(a), int(b)
-            else:
-                start = end = int(body)
-                if step_text:
-                    end = high
-        except ValueError:
-            raise InvalidInput(f"{where}: {_NAMES[index]} field {text!r} is not a cron field "
-                               "(use *, 5, 1-5, 1,3 or */15)") from None
-        if step < 1 or not low <= start <= end <= high:
-            raise InvalidInput(f"{where}: {_NAMES[index]} field {text!r} is out of range "
-                               f"{low}-{high}")
-        values.update(range(start, end + 1, step))
-    if index == 4 and 7 in values:
-        values = (values - {7}) | {0}
-    return frozenset(values), text == "*"
+        start = dt.datetime.fromtimestamp(since, dt.UTC)
+        following = croniter(self.text, start).get_next(float)
+        return bool(following <= now)
 
 
 def parse_cron(text: str, *, where: str = "schedule") -> Cron:
-    """Parse a 5-field cron expression.
+    """Check a cron expression: 5 fields or a shortcut such as ``@daily``.
 
     Raises:
-        InvalidInput: not 5 fields, or a field out of range, naming it.
+        InvalidInput: not 5 fields or a shortcut, or a field cron would refuse, naming it.
 
     Example:
-        >>> parse_cron("*/15 * * * *").due(0, 900)
-        True
+        >>> parse_cron("*/15 9-17 * * mon-fri").text
+        '*/15 9-17 * * mon-fri'
     """
-    parts = text.split()
-    if len(parts) != 5:
+    from croniter import croniter
+
+    cleaned = " ".join(str(text).split())
+    if cleaned.lower() in _SHORTCUTS:
+        return Cron(cleaned.lower())
+    if len(cleaned.split()) != 5:
         raise InvalidInput(f"{where}: {text!r} must have 5 fields (minute hour day-of-month "
-                           "month day-of-week), e.g. '0 3 * * *'")
-    fields = [_field(p, i, where) for i, p in enumerate(parts)]
-    return Cron(text, fields[0][0], fields[1][0], fields[2][0], fields[3][0], fields[4][0],
-                days_any=fields[2][1], weekdays_any=fields[4][1])
+                           "month day-of-week), e.g. '0 3 * * *', or be one of "
+                           f"{', '.join(_SHORTCUTS)}")
+    if not croniter.is_valid(cleaned):
+        raise InvalidInput(f"{where}: {text!r} is not a valid cron expression; each field "
+                           "takes *, a number, a name (mon, jan), a range 1-5, a list 1,3 or "
+                           "a step */15, e.g. '30 3 * * mon-fri'")
+    return Cron(cleaned)
