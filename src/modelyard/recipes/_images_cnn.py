@@ -5,9 +5,9 @@ The layout is LeNet-5's (LeCun et al., 1998) with today's defaults: two 5x5 conv
 (6 and 16 channels, same padding, ReLU, 2x2 max-pooling), then 120 and 84 fully connected
 units and one output per class, trained with Adam and a cosine learning-rate decay.
 ``fit`` needs ``torch`` (the ``torch`` extra); the learned weights are then kept as NumPy
-arrays and ``predict`` runs the forward pass in NumPy, so a registered version is stored by
-skops (this class trusted at registration) and served without PyTorch, without ONNX and
-without a pickle.
+arrays. ``to_onnx`` writes the same network as an ONNX graph from those weights, so the
+registry stores and serves a fitted network as ONNX (ONNX Runtime, batched) without PyTorch;
+without onnxruntime it falls back to skops and ``predict`` runs the forward pass in NumPy.
 """
 
 from __future__ import annotations
@@ -141,3 +141,57 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def predict(self, X: Any) -> _Array:
         """The most likely class of each image."""
         return np.asarray(self.classes_[np.argmax(self.predict_proba(X), axis=1)])
+
+    def to_onnx(self) -> bytes:
+        """The fitted network as an ONNX graph (input ``[batch, 1, side, side]`` floats,
+        output the class probabilities), built from the learned weights.
+
+        Raises:
+            InvalidInput: not fitted, or the ``onnx`` package is missing.
+
+        Example:
+            >>> graph = net.to_onnx()  # doctest: +SKIP
+            >>> yard.models.register("digits", net, input_example=frame)  # ONNX  # doctest: +SKIP
+        """
+        if not hasattr(self, "fc3_w_"):
+            raise InvalidInput("this ConvNetClassifier is not fitted yet; call fit first")
+        try:
+            import onnx
+            from onnx import TensorProto, helper, numpy_helper
+        except ImportError as exc:
+            raise InvalidInput("ConvNetClassifier.to_onnx needs onnx: pip install "
+                               "'modelyard[onnx]'") from exc
+        pad = int(self.kernel) // 2
+        weights = {"conv1_w": self.conv1_w_, "conv1_b": self.conv1_b_,
+                   "conv2_w": self.conv2_w_, "conv2_b": self.conv2_b_,
+                   "fc1_w": self.fc1_w_, "fc1_b": self.fc1_b_, "fc2_w": self.fc2_w_,
+                   "fc2_b": self.fc2_b_, "fc3_w": self.fc3_w_, "fc3_b": self.fc3_b_}
+        init = [numpy_helper.from_array(np.asarray(v, dtype=np.float32), k)
+                for k, v in weights.items()]
+        node = helper.make_node
+        nodes = [
+            node("Conv", ["input", "conv1_w", "conv1_b"], ["c1"], pads=[pad] * 4),
+            node("Relu", ["c1"], ["r1"]),
+            node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+            node("Conv", ["p1", "conv2_w", "conv2_b"], ["c2"], pads=[pad] * 4),
+            node("Relu", ["c2"], ["r2"]),
+            node("MaxPool", ["r2"], ["p2"], kernel_shape=[2, 2], strides=[2, 2]),
+            node("Flatten", ["p2"], ["flat"], axis=1),
+            node("Gemm", ["flat", "fc1_w", "fc1_b"], ["g1"], transB=1),
+            node("Relu", ["g1"], ["h1"]),
+            node("Gemm", ["h1", "fc2_w", "fc2_b"], ["g2"], transB=1),
+            node("Relu", ["g2"], ["h2"]),
+            node("Gemm", ["h2", "fc3_w", "fc3_b"], ["logits"], transB=1),
+            node("Softmax", ["logits"], ["probabilities"], axis=1),
+        ]
+        side = int(self.side)
+        graph = helper.make_graph(
+            nodes, "lenet5", [helper.make_tensor_value_info(
+                "input", TensorProto.FLOAT, ["batch", 1, side, side])],
+            [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT,
+                                           ["batch", len(self.classes_)])], init)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                  producer_name="modelyard")
+        model.ir_version = 8  # read by every ONNX Runtime since 1.10
+        onnx.checker.check_model(model)
+        return bytes(model.SerializeToString())

@@ -1,4 +1,6 @@
-"""How a model object becomes a file and back: skops (default), pickle (opt-in), ONNX.
+"""How a model object becomes a file and back: skops (default), pickle (opt-in), ONNX (a
+``.onnx`` file, a PyTorch module exported at registration, or a scikit-learn model converted
+by skl2onnx; served by ONNX Runtime, see ``_onnx``).
 
 skops records, at registration, exactly which types the file needs that skops does not trust
 by default; loading trusts exactly those. That is safe because the file is loaded only after
@@ -9,16 +11,17 @@ from __future__ import annotations
 
 import abc
 import importlib
+import importlib.util
 import pickle
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
-
 from ..errors import InvalidInput
+from ._onnx import OnnxGraph, OnnxModel, graph_from, is_onnx_source
 from ._signature import Signature
 
-__all__ = ["FORMATS", "ModelFormat", "OnnxFormat", "PickleFormat", "SkopsFormat", "get_format"]
+__all__ = ["FORMATS", "ModelFormat", "OnnxFormat", "PickleFormat", "SkopsFormat",
+           "default_format", "get_format"]
 
 
 class ModelFormat(abc.ABC):
@@ -26,6 +29,16 @@ class ModelFormat(abc.ABC):
 
     name: ClassVar[str]
     safe: ClassVar[bool] = True
+
+    def prepare(self, model: Any, input_example: Any = None,
+                classes: tuple[Any, ...] | None = None) -> tuple[Any, Signature | None]:
+        """What :meth:`save` will store, and the signature it implies (None: infer it from
+        the model and the example as usual).
+
+        Raises:
+            InvalidInput: the model cannot be stored in this format.
+        """
+        return model, None
 
     @abc.abstractmethod
     def save(self, model: Any, path: Path, signature: Signature) -> dict[str, Any]:
@@ -91,44 +104,28 @@ class PickleFormat(ModelFormat):
             return pickle.load(fh)
 
 
-class OnnxModel:
-    """An ONNX graph behind scikit-learn's ``predict`` / ``predict_proba``.
-
-    Args:
-        path: the ``.onnx`` file.
-        has_proba: whether the graph has a probability output.
-    """
-
-    def __init__(self, path: Path, *, has_proba: bool) -> None:
-        onnxruntime = importlib.import_module("onnxruntime")
-        self._session = onnxruntime.InferenceSession(
-            str(path), providers=["CPUExecutionProvider"])
-        self._input = self._session.get_inputs()[0].name
-        self._has_proba = has_proba
-
-    def _run(self, X: Any) -> list[Any]:
-        array = np.asarray(X, dtype=np.float32)
-        return list(self._session.run(None, {self._input: array}))
-
-    def predict(self, X: Any) -> np.ndarray[Any, Any]:
-        """The graph's first output: labels or values."""
-        return np.asarray(self._run(X)[0]).ravel()
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "predict_proba" and self.__dict__.get("_has_proba"):
-            return lambda X: np.asarray(self._run(X)[1])
-        raise AttributeError(name)
-
-
 class OnnxFormat(ModelFormat):
-    """ONNX through skl2onnx; served by onnxruntime. Numeric inputs only (one float tensor).
+    """ONNX, served by ONNX Runtime: a ``.onnx`` file (path, bytes or ``onnx.ModelProto``), a
+    PyTorch ``nn.Module`` (exported here from ``input_example``), an estimator with
+    ``to_onnx()``, or a scikit-learn model skl2onnx converts (numeric inputs only).
 
     Needs the ``onnx`` extra: ``pip install 'modelyard[onnx]'``.
     """
 
     name = "onnx"
 
+    def prepare(self, model: Any, input_example: Any = None,
+                classes: tuple[Any, ...] | None = None) -> tuple[Any, Signature | None]:
+        if not is_onnx_source(model):
+            return model, None  # a scikit-learn model: converted by save()
+        graph = graph_from(model, input_example, classes)
+        has_frame = hasattr(input_example, "columns") and hasattr(model, "predict")
+        return graph, None if has_frame else graph.signature
+
     def save(self, model: Any, path: Path, signature: Signature) -> dict[str, Any]:
+        if isinstance(model, OnnxGraph):
+            path.write_bytes(model.data)
+            return dict(model.info)
         try:
             skl2onnx = importlib.import_module("skl2onnx")
             tensor_type = importlib.import_module("skl2onnx.common.data_types").FloatTensorType
@@ -149,24 +146,35 @@ class OnnxFormat(ModelFormat):
                 model, initial_types=[("X", tensor_type([None, len(signature.inputs)]))],
                 options=options)
         except Exception as exc:
+            cause = exc.__cause__ or exc
             raise InvalidInput(
-                f"skl2onnx cannot convert a {type(model).__name__} ({exc}); use format='skops'"
+                f"skl2onnx {skl2onnx.__version__} cannot convert a {type(model).__name__} "
+                f"({type(cause).__name__}: {(str(cause).splitlines() or [''])[0][:200]}); "
+                "use format='skops'"
             ) from exc
         path.write_bytes(onx.SerializeToString())
-        return {"onnx_has_proba": has_proba, "skl2onnx_version": skl2onnx.__version__}
+        info: dict[str, Any] = {"onnx_outputs": "sklearn", "onnx_has_proba": has_proba,
+                                "skl2onnx_version": skl2onnx.__version__}
+        if signature.outputs.classes is not None:
+            info["classes"] = list(signature.outputs.classes)
+        return info
 
     def load(self, path: Path, info: dict[str, Any]) -> Any:
-        try:
-            return OnnxModel(path, has_proba=bool(info.get("onnx_has_proba")))
-        except ImportError as exc:
-            raise InvalidInput(
-                "this version is stored as ONNX; install onnxruntime to load it: "
-                "pip install 'modelyard[onnx]'"
-            ) from exc
+        return OnnxModel(path, info)
 
 
 FORMATS: dict[str, ModelFormat] = {f.name: f for f in (SkopsFormat(), PickleFormat(),
                                                         OnnxFormat())}
+
+
+def default_format(model: Any) -> str:
+    """``onnx`` for ONNX graphs, torch modules and estimators that export themselves (when
+    onnxruntime is installed), ``skops`` for everything else."""
+    if not is_onnx_source(model):
+        return "skops"
+    # an estimator that can also be stored by skops falls back to it without onnxruntime
+    fallback = hasattr(model, "predict") and importlib.util.find_spec("onnxruntime") is None
+    return "skops" if fallback else "onnx"
 
 
 def get_format(name: str) -> ModelFormat:

@@ -6,7 +6,9 @@ import builtins
 import json
 import math
 import platform
+import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import pandas as pd
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..store import AliasEvent, Model, ModelVersion, Store
-from ._formats import get_format
+from ._formats import default_format, get_format
 from ._lineage import LINEAGE_KEY, Lineage
 from ._predictor import Predictor
 from ._refs import check_alias, check_model_name, parse_ref
@@ -84,11 +86,21 @@ def _example_records(example: Any) -> list[dict[str, Any]] | None:
     return records if isinstance(records, list) else None
 
 
+# libraries a model may depend on, recorded with each version when they are loaded
+_OPTIONAL = {"scipy": "scipy", "onnxruntime": "onnxruntime", "skl2onnx": "skl2onnx",
+             "torch": "torch", "lightgbm": "lightgbm", "xgboost": "xgboost"}
+
+
 def _libraries() -> dict[str, str]:
     import sklearn
 
-    return {"python": platform.python_version(), "numpy": np.__version__,
-            "pandas": pd.__version__, "scikit-learn": sklearn.__version__}
+    found = {"python": platform.python_version(), "numpy": np.__version__,
+             "pandas": pd.__version__, "scikit-learn": sklearn.__version__}
+    for name, module in _OPTIONAL.items():
+        version = getattr(sys.modules.get(module), "__version__", None)
+        if isinstance(version, str):
+            found[name] = version
+    return found
 
 
 class Models:
@@ -125,8 +137,9 @@ class Models:
         extra: dict[str, Any] | None = None,
         description: str = "",
         code_version: str | None = None,
-        format: str = "skops",
+        format: str | None = None,
         lineage: Lineage | None = None,
+        classes: Sequence[Any] | None = None,
     ) -> ModelVersion:
         """Store a fitted model as the next version of ``name``.
 
@@ -136,21 +149,28 @@ class Models:
 
         Args:
             name: the model name (letters, digits, ``.``, ``_``, ``-``); created on first use.
-            model: the fitted model (a scikit-learn estimator or pipeline for ``skops``).
+            model: the fitted model: a scikit-learn estimator or pipeline; a PyTorch
+                ``nn.Module`` (exported to ONNX here, from ``input_example``); an ONNX graph
+                (a ``.onnx`` path, its bytes or an ``onnx.ModelProto``).
             run_id: the tracked run that produced it (lineage).
             dataset_version: the DatasetVersion (or its id) it was trained on.
             signature: its inputs and outputs; inferred from ``input_example`` and the
                 model when not given.
             input_example: some rows of the training input, ideally a DataFrame; its
-                first rows are kept with the version as an example request.
+                first rows are kept with the version as an example request. For a torch
+                module: one batch of its input (``torch.zeros(1, 1, 28, 28)``).
             metrics: evaluation metrics (numbers).
             extra: any JSON-serialisable metadata.
             description: what this version is.
             code_version: the code's version; the run's git commit by default.
-            format: ``"skops"`` (default, safe), ``"onnx"`` (needs the ``onnx`` extra) or
-                ``"pickle"`` (loads only with ``allow_pickle``).
+            format: ``"skops"`` (safe), ``"onnx"`` (needs the ``onnx`` extra; scikit-learn
+                models are converted by skl2onnx) or ``"pickle"`` (loads only with
+                ``allow_pickle``). By default ``onnx`` for graphs and torch modules,
+                ``skops`` for the rest.
             lineage: what it was trained to do and on which rows (training gives it);
                 read back with :meth:`Lineage.of`.
+            classes: the labels of an ONNX graph's or torch module's score columns
+                (``0 … k-1`` when not given).
 
         Returns:
             The new version.
@@ -166,7 +186,8 @@ class Models:
             'fraud/versions/1'
         """
         check_model_name(name)
-        fmt = get_format(format)
+        fmt = get_format(default_format(model) if format is None else format)
+        flavor = f"{type(model).__module__}.{type(model).__qualname__}"[:200]
         dataset_version_id = _dataset_version_id(dataset_version)
         clean_metrics = _check_metrics(metrics)
         clean_extra = _check_extra(extra)
@@ -182,17 +203,18 @@ class Models:
                 dataset_version_id):
             raise NotFound(f"no dataset version with id {dataset_version_id}; pass one "
                            "returned by yard.datasets")
+        stored, derived = fmt.prepare(model, input_example,
+                                      None if classes is None else tuple(classes))
         sig = (signature_from(signature) if signature is not None
-               else infer_signature(input_example, model))
+               else derived or infer_signature(input_example, model))
         with tempfile.TemporaryDirectory(prefix="modelyard-") as tmp:
             path = Path(tmp) / f"model.{fmt.name}"
-            info = fmt.save(model, path, sig)
+            info = fmt.save(stored, path, sig)
             sha, size = self._store.put_blob_file(path)
         clean_extra.update({"format_info": info, "libraries": _libraries(), "size": size})
         example = _example_records(input_example)
         if example is not None:
             clean_extra["input_example"] = example
-        flavor = f"{type(model).__module__}.{type(model).__qualname__}"[:200]
         return self._repo.create_version(
             name,
             blob_sha256=sha,
