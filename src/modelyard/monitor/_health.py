@@ -7,10 +7,13 @@ exact one.
 
 Errors: the log holds only answered predictions (status 200), so it cannot give an error
 rate. The server's ``/metrics`` counts every request by status; when monitoring is given
-the server's URL it reads the counters (``modelyard_requests_total`` by ``status``) and the
-error rate of a window is the change of the non-200 count over the change of the total
-since the previous reading stored with the last window (or since the server started, the
-first time).
+the server's URL it reads the counters (``modelyard_requests_total`` by ``status``). The
+error rate of a window is the change of the 5xx count (the service's own failures) over the
+change of the total since the previous reading stored with the last window; 4xx answers
+(the caller's mistakes: bad input, missing keys) are a measure of their own,
+``client_error_rate``, which no default alert reads. A reading is compared only with one of
+the same server process (``modelyard_server_started_seconds``): after a restart, or the
+first time, the window counts from the server's start.
 """
 
 from __future__ import annotations
@@ -38,11 +41,31 @@ class ServerCounts:
     requests: float
     errors: float
     server_errors: float
+    client_errors: float = 0.0
+    started: float | None = None  # the server process's start (epoch seconds)
 
     def to_dict(self) -> dict[str, float]:
         """The JSON form."""
-        return {"requests": self.requests, "errors": self.errors,
-                "server_errors": self.server_errors}
+        out = {"requests": self.requests, "errors": self.errors,
+               "server_errors": self.server_errors, "client_errors": self.client_errors}
+        if self.started is not None:
+            out["started"] = self.started
+        return out
+
+    def since(self, previous: Mapping[str, float] | None) -> tuple[float, float, float]:
+        """``(requests, server errors, client errors)`` since ``previous``, a reading of the
+        same server process; since the process started when ``previous`` is another
+        process's (a restart), missing, or not older than this one."""
+        same = (previous is not None and previous.get("started") == self.started
+                and self.started is not None
+                and previous.get("requests", 0) <= self.requests)
+        if not same or previous is None:
+            return self.requests, self.server_errors, self.client_errors
+        client_before = previous.get("client_errors",
+                                     previous.get("errors", 0) - previous.get("server_errors", 0))
+        return (self.requests - previous.get("requests", 0),
+                self.server_errors - previous.get("server_errors", 0),
+                self.client_errors - client_before)
 
 
 def read_server_counts(url: str, model: str, *, timeout_s: float = 5.0) -> ServerCounts:
@@ -63,8 +86,11 @@ def read_server_counts(url: str, model: str, *, timeout_s: float = 5.0) -> Serve
     except httpx.HTTPError as exc:
         raise StorageUnavailable(f"cannot read {url}/metrics for error counts: {exc}; check "
                                  "the server URL") from exc
-    requests = errors = server_errors = 0.0
+    requests = errors = server_errors = client_errors = 0.0
+    started: float | None = None
     for family in text_string_to_metric_families(response.text):
+        if family.name == "modelyard_server_started_seconds" and family.samples:
+            started = float(family.samples[0].value)
         if family.name != "modelyard_requests":
             continue
         for sample in family.samples:
@@ -79,7 +105,9 @@ def read_server_counts(url: str, model: str, *, timeout_s: float = 5.0) -> Serve
                 errors += sample.value
                 if status.startswith("5"):
                     server_errors += sample.value
-    return ServerCounts(requests, errors, server_errors)
+                elif status.startswith("4"):
+                    client_errors += sample.value
+    return ServerCounts(requests, errors, server_errors, client_errors, started)
 
 
 @dataclass(frozen=True)
@@ -95,8 +123,10 @@ class Health:
         latency_p95_ms: 95th percentile.
         latency_p99_ms: 99th percentile.
         latency_mean_ms: mean.
-        error_rate: non-200 share of requests, or ``None`` when unknown (no server URL).
-        server_error_rate: 5xx share of requests, or ``None``.
+        error_rate: the service's failures: the 5xx share of requests, or ``None`` when
+            unknown (no server URL).
+        server_error_rate: the same 5xx share (kept for readers of older results).
+        client_error_rate: the 4xx share (bad input, missing keys), or ``None``.
         errors_source: ``server`` (its ``/metrics``), ``log`` or ``none``.
         server_counts: the server counters read for this window, for the next one.
     """
@@ -111,6 +141,7 @@ class Health:
     latency_mean_ms: float | None
     error_rate: float | None = None
     server_error_rate: float | None = None
+    client_error_rate: float | None = None
     errors_source: str = "none"
     server_counts: dict[str, float] | None = None
 
@@ -177,16 +208,13 @@ class HealthCounts:
         """The window's health; ``server`` and the ``previous`` reading give its errors."""
         if duration_s < 0:
             raise InvalidInput(f"a window cannot last {duration_s} s")
-        error_rate = server_rate = None
+        error_rate = client_rate = None
         source = "none"
         if server is not None:
-            base = previous if previous and previous.get("requests", 0) <= server.requests \
-                else None  # no previous reading, or the server restarted since
-            requests = server.requests - (base["requests"] if base else 0.0)
+            requests, server_errors, client_errors = server.since(previous)
             if requests > 0:
-                error_rate = (server.errors - (base["errors"] if base else 0.0)) / requests
-                server_rate = ((server.server_errors - (base["server_errors"] if base
-                                                        else 0.0)) / requests)
+                error_rate = max(server_errors, 0.0) / requests
+                client_rate = max(client_errors, 0.0) / requests
             source = "server"
         elif self.log_errors:
             error_rate, source = self.log_errors / max(self.requests, 1), "log"
@@ -197,5 +225,6 @@ class HealthCounts:
             latency_p95_ms=_quantile(self.latency, 0.95),
             latency_p99_ms=_quantile(self.latency, 0.99),
             latency_mean_ms=self.latency_sum_ms / self.requests if self.requests else None,
-            error_rate=error_rate, server_error_rate=server_rate, errors_source=source,
+            error_rate=error_rate, server_error_rate=error_rate,
+            client_error_rate=client_rate, errors_source=source,
             server_counts=None if server is None else server.to_dict())

@@ -6,6 +6,7 @@ cached, so recording a request costs a dictionary lookup and a few additions.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -68,6 +69,12 @@ class ServeMetrics:
             "(ok, error, skipped) and canary failures answered by the champion (fallback)",
             ["model", "version", "stage", "outcome"], registry=r)
         self._ok: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
+        # which process the counters belong to: monitoring compares readings only within
+        # one server's life (counters restart at 0 with every process)
+        self.started = Gauge("modelyard_server_started_seconds",
+                             "When this server process started (epoch seconds)",
+                             registry=r)
+        self.started.set(time.time())
 
     def watch_log(self, read: Callable[[], tuple[int, int, int]]) -> None:
         """Export the prediction log's written, dropped and queued rows."""

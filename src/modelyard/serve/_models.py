@@ -29,6 +29,7 @@ from ..registry import Models, Predictor
 from ..store import ModelVersion
 from ._batching import MicroBatcher
 from ._schemas import InputSchema, ParsedInput
+from ._screening import RowScreen
 
 __all__ = ["LoadedVersion", "ModelTable", "ServedModel"]
 
@@ -151,6 +152,8 @@ class LoadedVersion:
                                  max_rows, what=self.version.ref)
         model = predictor.model
         self._model = model
+        #: refuses rows the model cannot take before they join a batch
+        self.screen = RowScreen(model, list(self.input.columns), self.version.ref)
         self._wants_frame = hasattr(model, "feature_names_in_")
         self.has_proba = predictor.has_predict_proba
         classes = sig.outputs.classes

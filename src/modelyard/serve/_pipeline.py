@@ -69,6 +69,7 @@ async def predict(state: ServeState, request: Request, ref: str) -> Response:
                                 f"{loaded.version.version})")
         if parsed is None:
             parsed = loaded.input.parse(body, content_type)
+        loaded.screen.check(parsed)  # a poison row fails alone, not in a batch
         route = state.router.routes.get(served.name) if wanted is None else None
         if route is not None and route.routes(loaded, served.parsed.alias):
             return await _predict_routed(state, request, served, loaded, route, parsed,

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
 
 from ..errors import ValidationFailed
 from ._auth import key_from_headers
@@ -23,12 +24,27 @@ from ._state import State, guard
 __all__ = ["FeedbackBody", "FeedbackItem", "router"]
 
 
-class FeedbackItem(BaseModel):
-    """The true label of one row of one answered request."""
+_MAX_LABEL_BYTES = 1024
 
-    request_id: str = Field(min_length=1, max_length=64)
+
+class FeedbackItem(BaseModel):
+    """The true label of one row of one answered request: a number, a string, a boolean or a
+    short list of them (a ranking's relevant items), at most 1 KB as JSON."""
+
+    request_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
     label: Any
-    row: int = Field(0, ge=0)
+    row: int = Field(0, ge=0, le=1_000_000)
+
+    @field_validator("label")
+    @classmethod
+    def _small_label(cls, value: Any) -> Any:
+        scalar = (str, int, float, bool)
+        if value is None or not (isinstance(value, scalar) or (
+                isinstance(value, list) and all(isinstance(v, scalar) for v in value))):
+            raise ValueError("a label is a number, string or boolean, or a list of them")
+        if len(json.dumps(value)) > _MAX_LABEL_BYTES:
+            raise ValueError(f"a label is at most {_MAX_LABEL_BYTES} bytes as JSON")
+        return value
 
 
 class FeedbackBody(BaseModel):
