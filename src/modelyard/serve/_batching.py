@@ -175,7 +175,7 @@ class MicroBatcher(Generic[In, Out]):
 
     def _call(self, items: list[In]) -> list[Out | _Failure]:
         try:
-            results = list(self._predict(items))
+            results: list[Out | _Failure] = list(self._predict(items))
             if len(results) != len(items):
                 raise RuntimeError(f"predict returned {len(results)} results for "
                                    f"{len(items)} items")
