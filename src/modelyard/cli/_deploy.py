@@ -20,6 +20,37 @@ OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder to write to.")
 
 
 @deploy_app.command()
+def image(
+    ref: RefArg,
+    out: OutOpt,
+    lock: Annotated[Path | None, typer.Option(
+        help="Hash-pinned lock to pin from [requirements/dev.lock].")] = None,
+    extra: Annotated[list[str] | None, typer.Option(
+        help="modelyard extras to install [postgres, s3].")] = None,
+    base: Annotated[str, typer.Option(help="Base image, by a fixed tag.")
+                    ] = "python:3.11-slim",
+    tag: Annotated[str | None, typer.Option(
+        help="Image tag to suggest [modelyard-<model>:<version>].")] = None,
+    project: ProjectOpt = None,
+    db_url: DbOpt = None,
+) -> None:
+    """Write a container build context serving exactly this version: Dockerfile, pinned
+    requirements with hashes, the model file (hash checked) in a bundled yard."""
+    from ..deploy import write_image_context
+
+    with open_from_cli(project, db_url) as yard:
+        version = yard.models.get(ref)
+        artifact = yard.store.artifacts.open_verified(version.blob_sha256)
+        built = write_image_context(
+            version, ref, artifact, out, project_dir=yard.settings.project_dir, lock=lock,
+            extras=tuple(extra) if extra is not None else ("postgres", "s3"), base_image=base,
+            tag=tag, source=yard.store.artifacts.url)
+    console().print(f"[green]wrote[/] the build context of {version.ref} to {out} "
+                    f"({built.requirements} pinned requirements); next: "
+                    f"docker build -t {built.tag} {out}")
+
+
+@deploy_app.command()
 def k8s(
     ref: RefArg,
     out: OutOpt,
