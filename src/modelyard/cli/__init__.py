@@ -1,6 +1,19 @@
 """The ``modelyard`` command line."""
 
-from . import _datasets, _demo, _deploy, _keys, _loop, _models, _monitor, _runs, _serve, _train, _ui  # noqa: F401 - they register commands
+from . import (  # noqa: F401 - they register commands
+    _datasets,
+    _demo,
+    _deploy,
+    _keys,
+    _loop,
+    _models,
+    _monitor,
+    _replay,
+    _runs,
+    _serve,
+    _train,
+    _ui,
+)
 from ._app import app as app
 from ._app import main as main
 

@@ -13,6 +13,9 @@ from ._ranking_spec import split_by_user as split_by_user
 from ._recommend import ImplicitALSRecommender as ImplicitALSRecommender
 from ._recommend import PopularityRecommender as PopularityRecommender
 from ._recommend import ranking_metrics as ranking_metrics
+from ._replay import MetricComparison as MetricComparison
+from ._replay import ReplayReport as ReplayReport
+from ._replay import replay as replay
 from ._result import TrainResult as TrainResult
 from ._spec import EstimatorSpec as EstimatorSpec
 from ._spec import TrainSpec as TrainSpec
@@ -26,8 +29,10 @@ __all__ = [
     "REGRESSION_METRICS",
     "EstimatorSpec",
     "ImplicitALSRecommender",
+    "MetricComparison",
     "PopularityRecommender",
     "RankingSpec",
+    "ReplayReport",
     "TrainResult",
     "TrainSpec",
     "TuneSpec",
@@ -40,6 +45,7 @@ __all__ = [
     "ranking_metrics",
     "ranking_scores",
     "relevant_items",
+    "replay",
     "split_by_user",
     "train",
 ]
