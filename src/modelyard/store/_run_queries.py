@@ -14,14 +14,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, not_, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    not_,
+    select,
+    text,
+)
 from sqlalchemy.orm import aliased
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, NotFound
 from ._db import Database
+from ._entities import Run
+from ._run_records import assemble_runs, no_run
 from ._schema import MetricRow, ParamRow, RunRow, TagRow
 
 __all__ = ["RunFilter", "RunPage", "RunQueries", "RunQuery", "RunSummary", "parse_run_filter"]
@@ -384,26 +398,35 @@ class RunQueries:
                 for r in rows]
 
     def latest_metrics(self, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
-        """Each run's latest value (highest step, then last logged) of every metric key."""
+        """Each run's latest value (highest step, then last logged) of every metric key.
+
+        A recursive query walks each run's keys on the ``(run_id, key, step)`` index (one
+        seek per key) and reads each key's last row with one more seek, so a page of runs
+        costs a few index seeks per metric, however many steps were logged.
+        """
         ids = list(run_ids)
         if not ids:
             return {}
-        top = (select(MetricRow.run_id, MetricRow.key, func.max(MetricRow.step).label("step"))
-               .where(MetricRow.run_id.in_(ids))
-               .group_by(MetricRow.run_id, MetricRow.key).subquery())
-        stmt = (select(MetricRow.run_id, MetricRow.key, MetricRow.value, MetricRow.id)
-                .join(top, and_(MetricRow.run_id == top.c.run_id, MetricRow.key == top.c.key,
-                                MetricRow.step == top.c.step)))
-        best: dict[tuple[str, str], tuple[int, float]] = {}
-        with self._db.read() as session:
-            for rid, key, value, row_id in session.execute(stmt):
-                seen = best.get((rid, key))
-                if seen is None or row_id > seen[0]:
-                    best[(rid, key)] = (int(row_id), float(value))
         out: dict[str, dict[str, float]] = {}
-        for (rid, key), (_, value) in sorted(best.items()):
-            out.setdefault(rid, {})[key] = value
-        return out
+        with self._db.read() as session:
+            for rid, key, value in session.execute(_LATEST, {"ids": ids}):
+                if key is not None and value is not None:
+                    out.setdefault(rid, {})[key] = float(value)
+        return {rid: dict(sorted(values.items())) for rid, values in out.items()}
+
+    def get(self, run_id: str) -> Run:
+        """A run with its params, tags, inputs, artifacts and latest metric values, read
+        with index seeks (a run with 100,000 metric values costs no more than one with 10).
+
+        Raises:
+            NotFound: no run has this id.
+        """
+        with self._db.read() as session:
+            row = session.get(RunRow, run_id)
+            if row is None:
+                raise NotFound(no_run(run_id))
+            record = assemble_runs(session, [row], metrics=False)[0]
+        return replace(record, metrics=self.latest_metrics([run_id]).get(run_id, {}))
 
     def children(self, parent_ids: Sequence[str], *, limit: int = 500
                  ) -> dict[str, list[RunSummary]]:
@@ -431,19 +454,48 @@ class RunQueries:
 
     def metric_series(self, run_id: str, keys: Sequence[str] | None = None
                       ) -> dict[str, tuple[list[int], list[float]]]:
-        """Every logged value of a run's metrics as ``key -> (steps, values)``, by step."""
-        stmt = (select(MetricRow.key, MetricRow.step, MetricRow.value)
-                .where(MetricRow.run_id == run_id)
-                .order_by(MetricRow.key, MetricRow.step, MetricRow.timestamp, MetricRow.id))
-        if keys is not None:
-            stmt = stmt.where(MetricRow.key.in_(list(keys)))
+        """Every logged value of a run's metrics as ``key -> (steps, values)``, by step (in
+        logging order within a step); read straight from the driver, as the index holds
+        them, so 100,000 points take a fraction of a second."""
+        sql = _SERIES_SQLITE if self._db.is_sqlite else _SERIES_PG
         out: dict[str, tuple[list[int], list[float]]] = {}
+        wanted = None if keys is None else set(keys)
         with self._db.read() as session:
-            for key, step, value in session.execute(stmt):
-                steps, values = out.setdefault(key, ([], []))
-                steps.append(int(step))
-                values.append(float(value))
+            # the DB-API cursor itself: SQLAlchemy's Row objects cost as much as the read
+            cursor = session.connection().connection.cursor()
+            try:
+                cursor.execute(sql, (run_id,))
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        for key, step, value in rows:
+            if wanted is not None and key not in wanted:
+                continue
+            steps, values = out.setdefault(key, ([], []))
+            steps.append(int(step))
+            values.append(float(value))
         return out
+
+
+_SERIES_SQLITE = ("SELECT key, step, value FROM metrics WHERE run_id = ? "
+                  "ORDER BY key, step, id")
+_SERIES_PG = ("SELECT key, step, value FROM metrics WHERE run_id = %s "
+              "ORDER BY key, step, id")
+# a skip scan over each run's metric keys, then the newest row of each key
+_LATEST = text("""
+WITH RECURSIVE k(run_id, key) AS (
+    SELECT r.id, (SELECT min(m.key) FROM metrics m WHERE m.run_id = r.id)
+    FROM runs r WHERE r.id IN :ids
+    UNION ALL
+    SELECT k.run_id, (SELECT min(m.key) FROM metrics m
+                      WHERE m.run_id = k.run_id AND m.key > k.key)
+    FROM k WHERE k.key IS NOT NULL
+)
+SELECT k.run_id, k.key,
+       (SELECT m.value FROM metrics m WHERE m.run_id = k.run_id AND m.key = k.key
+        ORDER BY m.step DESC, m.id DESC LIMIT 1)
+FROM k WHERE k.key IS NOT NULL
+""").bindparams(bindparam("ids", expanding=True))
 
 
 def _compare(expr: Any, op: str, value: Any) -> ColumnElement[bool]:

@@ -27,17 +27,20 @@ from ._schema import (
 __all__ = ["assemble_runs", "descendants", "no_run"]
 
 
-def assemble_runs(session: Session, rows: Sequence[RunRow]) -> list[Run]:
+def assemble_runs(session: Session, rows: Sequence[RunRow], *,
+                  metrics: bool = True) -> list[Run]:
     """Frozen :class:`Run` records of ``rows`` with their params, tags and latest metrics.
 
-    Inputs and artifacts come too; five queries in all, whatever the number of runs.
+    Inputs and artifacts come too; five queries in all, whatever the number of runs. With
+    ``metrics=False`` the latest metric values are left out (callers that read them by
+    index seeks instead, see ``RunQueries.latest_metrics``).
     """
     ids = [r.id for r in rows]
     if not ids:
         return []
     params: dict[str, dict[str, str]] = {i: {} for i in ids}
     tags: dict[str, dict[str, str]] = {i: {} for i in ids}
-    metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
+    latest: dict[str, dict[str, float]] = {i: {} for i in ids}
     inputs: dict[str, list[RunInput]] = {i: [] for i in ids}
     arts: dict[str, list[RunArtifact]] = {i: [] for i in ids}
     for rid, k, v in session.execute(
@@ -61,8 +64,8 @@ def assemble_runs(session: Session, rows: Sequence[RunRow]) -> list[Run]:
     for rid, k, v in session.execute(
         select(ranked.c.run_id, ranked.c.key, ranked.c.value)
         .where(ranked.c.rank == 1).order_by(ranked.c.key)
-    ):
-        metrics[rid][k] = float(v)
+    ) if metrics else ():
+        latest[rid][k] = float(v)
     for rid, dvid, role, dname, dver in session.execute(
         select(RunInputRow.run_id, RunInputRow.dataset_version_id, RunInputRow.role,
                DatasetRow.name, DatasetVersionRow.version)
@@ -84,7 +87,7 @@ def assemble_runs(session: Session, rows: Sequence[RunRow]) -> list[Run]:
             status=r.status, start_time=r.start_time, end_time=r.end_time, host=r.host,
             pid=r.pid, git_commit=r.git_commit,
             environment=json.loads(r.environment_json or "{}"), failure=r.failure,
-            params=params[r.id], metrics=metrics[r.id], tags=tags[r.id],
+            params=params[r.id], metrics=latest[r.id], tags=tags[r.id],
             inputs=tuple(inputs[r.id]), artifacts=tuple(arts[r.id]),
         )
         for r in rows

@@ -131,7 +131,7 @@ def model_detail(yard: Yard, name: str, *, serving: dict[str, Any] | None = None
         deployments += [f"rollout #{r.id}: {r.stage}" for r in rollouts
                         if r.challenger_version == v.version]
         if serving and str(v.version) in serving:
-            deployments.append("serving traffic now")
+            deployments.append("served (traffic seen by the dashboard)")
         run = None
         if v.run_id:
             try:

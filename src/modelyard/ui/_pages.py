@@ -139,7 +139,7 @@ def _serving_versions(request: Request, name: str) -> dict[str, Any]:
     if sampler is None:
         return {}
     return {v: pts for (m, v), pts in sampler.series().items()
-            if m == name and v != "all" and pts and pts[-1].requests_per_s > 0}
+            if m == name and v != "all" and any(p.requests_per_s > 0 for p in pts)}
 
 
 @router.get("/models/{name}")

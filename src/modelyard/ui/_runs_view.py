@@ -149,7 +149,7 @@ def _get_run(yard: Yard, run_id: str) -> Any:
         ids = yard.store.runs.ids_starting(run_id)
         if len(ids) == 1:
             run_id = ids[0]
-    return yard.runs.get(run_id)
+    return RunQueries(yard.store.db).get(run_id)
 
 
 def _study(children: list[RunSummary], primary: str | None) -> dict[str, Any] | None:
@@ -194,7 +194,7 @@ def run_detail(yard: Yard, run_id: str, *, charts: bool = True) -> dict[str, Any
     parent = None
     if run.parent_id:
         try:
-            parent = yard.runs.get(run.parent_id)
+            parent = queries.get(run.parent_id)
         except NotFound:
             parent = None
     return {"run": run, "parent": parent, "children": children, "curves": curves,
