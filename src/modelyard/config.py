@@ -70,6 +70,9 @@ class Settings:
     artifacts: str = _setting("",
         "fsspec URL or folder of the artifact store; empty means .modelyard/artifacts in the "
         "project folder")
+    artifacts_options: str = _setting("",
+        "JSON object of fsspec storage options for the artifact store, e.g. "
+        '{"endpoint_url": "http://127.0.0.1:9000"}; the AWS_* variables usually suffice')
     metric_flush_interval_s: float = _setting(1.0,
         "how often a run's background writer flushes buffered metrics")
     metric_flush_max_rows: int = _setting(5000,

@@ -7,11 +7,13 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
+from ..errors import InvalidInput
 from ._artifacts import ArtifactStore, FsspecArtifactStore, open_artifact_store
 from ._datasets import DatasetRepository
 from ._db import Database
@@ -182,6 +184,20 @@ class Store:
         self.db.dispose()
 
 
+def _storage_options(settings: Settings) -> dict[str, Any]:
+    if not settings.artifacts_options:
+        return {}
+    try:
+        options = json.loads(settings.artifacts_options)
+    except ValueError as exc:
+        raise InvalidInput(f"setting 'artifacts_options' is not JSON: {exc}; give an object "
+                           'such as {"endpoint_url": "http://127.0.0.1:9000"}') from exc
+    if not isinstance(options, dict):
+        raise InvalidInput("setting 'artifacts_options' must be a JSON object of fsspec "
+                           f"storage options, not {type(options).__name__}")
+    return options
+
+
 def open_store(settings: Settings) -> Store:
     """Open (and if needed create and upgrade) the store the settings point to.
 
@@ -193,5 +209,6 @@ def open_store(settings: Settings) -> Store:
     db_url = settings.db_url or f"sqlite:///{Path(state, 'yard.db')}"
     artifacts_url = settings.artifacts or str(Path(state, "artifacts"))
     db = Database(db_url, busy_timeout_ms=settings.busy_timeout_ms)
-    artifacts = open_artifact_store(artifacts_url, cache_dir=Path(state, "cache"))
+    artifacts = open_artifact_store(artifacts_url, cache_dir=Path(state, "cache"),
+                                    storage_options=_storage_options(settings))
     return Store(db, artifacts, settings)
