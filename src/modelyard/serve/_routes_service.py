@@ -36,7 +36,9 @@ async def ready(state: State) -> Response:
     return json_response(body, 200 if body["ready"] else 503)
 
 
-@router.get("/metrics", tags=["service"])
+@router.get("/metrics", tags=["service"], response_class=Response, responses={200: {
+    "description": "Prometheus text format",
+    "content": {"text/plain": {"schema": {"type": "string"}}}}})
 async def metrics(state: State) -> Response:
     """Prometheus metrics."""
     return Response(state.metrics.render(), media_type=CONTENT_TYPE)
