@@ -4,6 +4,7 @@ from . import (  # noqa: F401 - they register commands
     _datasets,
     _demo,
     _deploy,
+    _doctor,
     _keys,
     _loop,
     _models,

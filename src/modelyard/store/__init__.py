@@ -4,6 +4,8 @@ from ._artifacts import ArtifactStore as ArtifactStore
 from ._artifacts import FsspecArtifactStore as FsspecArtifactStore
 from ._artifacts import open_artifact_store as open_artifact_store
 from ._artifacts import sha256_file as sha256_file
+from ._checks import StoreCheck as StoreCheck
+from ._checks import check_store as check_store
 from ._datasets import DatasetRepository as DatasetRepository
 from ._db import Database as Database
 from ._entities import AliasEvent as AliasEvent
@@ -86,8 +88,10 @@ __all__ = [
     "RunRepository",
     "RunSummary",
     "Store",
+    "StoreCheck",
     "StoredProfile",
     "check_name",
+    "check_store",
     "open_artifact_store",
     "open_store",
     "parse_run_filter",
