@@ -37,12 +37,12 @@ from ._names import check_name as check_name
 from ._registry import ModelRepository as ModelRepository
 from ._rollouts import Rollout as Rollout
 from ._rollouts import RolloutRepository as RolloutRepository
-from ._run_queries import RunFilter as RunFilter
-from ._run_queries import RunPage as RunPage
+from ._run_filter import RunFilter as RunFilter
+from ._run_filter import RunPage as RunPage
+from ._run_filter import RunQuery as RunQuery
+from ._run_filter import RunSummary as RunSummary
+from ._run_filter import parse_run_filter as parse_run_filter
 from ._run_queries import RunQueries as RunQueries
-from ._run_queries import RunQuery as RunQuery
-from ._run_queries import RunSummary as RunSummary
-from ._run_queries import parse_run_filter as parse_run_filter
 from ._runs import RunRepository as RunRepository
 from ._store import GcReport as GcReport
 from ._store import Store as Store
