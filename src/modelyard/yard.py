@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .monitor import Monitor
     from .registry import Models
     from .tracking import ActiveRun, Runs
-    from .train import TrainResult, TrainSpec
+    from .train import ReplayReport, TrainResult, TrainSpec
 
 __all__ = ["Yard", "open"]
 
@@ -115,6 +115,18 @@ class Yard:
         from .train import train
 
         return train(self, spec, tune_trials=tune_trials, progress=progress, aliases=aliases)
+
+    def replay(self, ref: str, *, tolerance: float = 1e-9, keep: bool = False) -> ReplayReport:
+        """Rebuild a version from its lineage alone in a fresh run and compare its metrics
+        (see :func:`modelyard.train.replay`).
+
+        Example:
+            >>> yard.replay("fraud@champion").reproduced  # doctest: +SKIP
+            True
+        """
+        from .train import replay
+
+        return replay(self, ref, tolerance=tolerance, keep=keep)
 
     def gc(self, *, grace_s: float | None = None, dry_run: bool = False) -> GcReport:
         """Free artifacts that no run, dataset version or model version references."""
