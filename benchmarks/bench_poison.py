@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import platform
 import signal
@@ -84,16 +85,29 @@ async def _clients(url: str, body: bytes, n: int, stop_at: float, expect: int,
     return {"rps": good / (stop_at - start), "unexpected": bad, "p99_ms": p99}
 
 
-async def _phase(url: str, healthy: bytes, poison: bytes, seconds: float, healthy_n: int,
-                 poison_n: int, rate: float | None) -> dict[str, Any]:
-    stop_at = time.monotonic() + seconds
-    tasks = [_clients(url, healthy, healthy_n, stop_at, 200, rate)]
+def _poison_process(url: str, body: bytes, n: int, stop_at_wall: float,
+                   out: multiprocessing.Queue[dict[str, Any]]) -> None:
+    """The poison clients, in a process of their own: their client-side work must not slow
+    the healthy clients' event loop, only the server."""
+    stop_at = time.monotonic() + (stop_at_wall - time.time())
+    out.put(asyncio.run(_clients(url, body, n, stop_at, 422)))
+
+
+def _phase(url: str, healthy: bytes, poison: bytes, seconds: float, healthy_n: int,
+           poison_n: int, rate: float | None) -> dict[str, Any]:
+    proc = None
+    queue: multiprocessing.Queue[dict[str, Any]] = multiprocessing.Queue()
+    start_wall = time.time() + 0.5  # both sides start together, after the process is up
     if poison_n:
-        tasks.append(_clients(url, poison, poison_n, stop_at, 422))
-    results = await asyncio.gather(*tasks)
-    out = {"healthy": results[0]}
-    if len(results) > 1:
-        out["poison"] = results[1]
+        proc = multiprocessing.Process(target=_poison_process, args=(
+            url, poison, poison_n, start_wall + seconds, queue))
+        proc.start()
+    time.sleep(max(start_wall - time.time(), 0))
+    out = {"healthy": asyncio.run(_clients(url, healthy, healthy_n,
+                                           time.monotonic() + seconds, 200, rate))}
+    if proc is not None:
+        out["poison"] = queue.get(timeout=seconds + 30)
+        proc.join(30)
     return out
 
 
@@ -121,15 +135,14 @@ def run(repeat: int, seconds: float, healthy_n: int, poison_n: int,
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise SystemExit("the server did not become ready")
                 time.sleep(0.2)
-            capacity = asyncio.run(_phase(url, healthy, poison, 3.0, healthy_n, 0, None))
+            capacity = _phase(url, healthy, poison, 3.0, healthy_n, 0, None)
             rate = load * capacity["healthy"]["rps"]
             print(f"capacity {capacity['healthy']['rps']:.0f} req/s; healthy clients offer "
                   f"{rate:.0f} req/s", flush=True)
             runs = []
             for _ in range(repeat):
-                clean = asyncio.run(_phase(url, healthy, poison, seconds, healthy_n, 0, rate))
-                poisoned = asyncio.run(_phase(url, healthy, poison, seconds, healthy_n,
-                                              poison_n, rate))
+                clean = _phase(url, healthy, poison, seconds, healthy_n, 0, rate)
+                poisoned = _phase(url, healthy, poison, seconds, healthy_n, poison_n, rate)
                 ratio = poisoned["healthy"]["rps"] / clean["healthy"]["rps"]
                 runs.append({"clean": clean, "poisoned": poisoned, "ratio": ratio})
                 print(f"healthy clean {clean['healthy']['rps']:.0f} req/s (p99 "
