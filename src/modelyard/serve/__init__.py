@@ -4,7 +4,9 @@ from ._app import create_app as create_app
 from ._batching import MicroBatcher as MicroBatcher
 from ._client import Client as Client
 from ._client import Prediction as Prediction
+from ._docs import add_offline_docs as add_offline_docs
 from ._schemas import InputSchema as InputSchema
 from ._server import serve as serve
 
-__all__ = ["Client", "InputSchema", "MicroBatcher", "Prediction", "create_app", "serve"]
+__all__ = ["Client", "InputSchema", "MicroBatcher", "Prediction", "add_offline_docs", "create_app",
+           "serve"]

@@ -17,6 +17,7 @@ from ..config import Settings
 from ..errors import InvalidInput
 from ..yard import Yard
 from . import _routes_models, _routes_monitor, _routes_service
+from ._docs import add_offline_docs
 from ._http import ERROR_HANDLERS, route_methods
 from ._openapi import DESCRIPTION, TITLE, VERSION, PredictDocs, own_path
 from ._routes_predict import predict_router
@@ -60,8 +61,9 @@ def create_app(
     # per prediction, measured), and these are the hot path. No other route takes their
     # paths, so the order changes no answer.
     app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION,
-                  routes=predict_router(state).routes,
+                  routes=predict_router(state).routes, docs_url=None, redoc_url=None,
                   lifespan=state.lifespan, exception_handlers=ERROR_HANDLERS)
+    add_offline_docs(app, title=TITLE)  # Swagger UI from the installed package, no CDN
     app.state.modelyard = state
     app.include_router(_routes_service.router)
     app.include_router(_routes_models.router)

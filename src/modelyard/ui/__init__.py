@@ -2,7 +2,6 @@
 
 from ._app import create_ui_app as create_ui_app
 from ._app import mount_ui as mount_ui
-from ._app import swagger_files as swagger_files
 from ._auth import UiAuth as UiAuth
 from ._charts import histogram as histogram
 from ._charts import line_chart as line_chart
@@ -17,5 +16,4 @@ __all__ = [
     "line_chart",
     "mount_ui",
     "parallel_coordinates",
-    "swagger_files",
 ]
