@@ -29,7 +29,7 @@ Measures:
                        the reference version's;
                        also ``f1_drop``, ``roc_auc_drop``, ``rmse_rise``, ``mae_rise``
 ``latency_p50_ms``     request latency quantiles; also ``latency_p95_ms``, ``latency_p99_ms``
-``error_rate``         non-200 share of requests (needs the server's URL)
+``error_rate``         share of requests the server answered with 5xx (needs its URL)
 =====================  ==========================================================
 """
 

@@ -1,6 +1,6 @@
 """Who may see and change what in the dashboard: the project's API keys, read or admin.
 
-As with the prediction service, a project without keys is open (a laptop). Once any key
+As with the prediction service, a project that never had a key is open (a laptop). Once any key
 exists, every page and read route needs a ``read`` or ``admin`` key, and every route that
 changes state (moving an alias) an ``admin`` key. A browser signs in once at ``/login``: the
 key goes into an HttpOnly, SameSite=Strict cookie; scripts send ``Authorization: Bearer
@@ -46,6 +46,7 @@ class UiAuth:
         self._refresh_s = refresh_s
         self._lock = threading.Lock()
         self._keys: dict[str, ApiKey] = {}
+        self._required = False
         self._loaded_at = float("-inf")
 
     def _active(self) -> dict[str, ApiKey]:
@@ -54,13 +55,17 @@ class UiAuth:
             with self._lock:
                 if now - self._loaded_at > self._refresh_s:
                     self._keys = {k.id: k for k in self._repo.list() if k.active}
+                    # fails closed, as the prediction service does: once a key was ever
+                    # made, revoking the last one locks the dashboard instead of opening it
+                    self._required = bool(self._keys) or self._repo.auth_required()
                     self._loaded_at = now
         return self._keys
 
     @property
     def enabled(self) -> bool:
-        """Whether any key exists (and so every page needs one)."""
-        return bool(self._active())
+        """Whether pages need a key: once any key was ever made (even if all are revoked)."""
+        self._active()
+        return self._required
 
     @staticmethod
     def key_of(request: Request) -> tuple[str | None, bool]:
@@ -84,8 +89,11 @@ class UiAuth:
                 role.
         """
         keys = self._active()
-        if not keys:
+        if not self._required:
             return None
+        if not keys:
+            raise Unauthorized("every API key of this project is revoked, so the dashboard is "
+                               f"closed; create one with `modelyard keys create --role {role}`")
         if not key:
             raise Unauthorized(f"the dashboard needs a {role} key: sign in at /login (create "
                                f"one with `modelyard keys create --role {role}`)")
