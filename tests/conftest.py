@@ -1,5 +1,9 @@
 """Shared fixtures: a fresh store per test, on SQLite and, when the test script started one,
-on a real PostgreSQL server (``MODELYARD_TEST_PG_URL``)."""
+on a real PostgreSQL server (``MODELYARD_TEST_PG_URL``).
+
+Without that server the PostgreSQL tests skip on a developer's machine; under ``CI=true``
+a run that selects them fails instead, so a server that could not start is never mistaken
+for a green run."""
 
 from __future__ import annotations
 
@@ -16,6 +20,24 @@ from modelyard.store import Store, open_store
 
 PG_URL = os.environ.get("MODELYARD_TEST_PG_URL", "")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+NO_PG = ("no PostgreSQL server (MODELYARD_TEST_PG_URL is unset): scripts/postgres.sh could "
+         "not start one")
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected what they deselect
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under CI=true, selected PostgreSQL tests without a server fail the whole run."""
+    if PG_URL or not _in_ci():
+        return
+    wanted = [item.nodeid for item in items if item.get_closest_marker("postgres")]
+    if wanted:
+        pytest.exit(f"CI=true and {len(wanted)} PostgreSQL tests are selected, but there is "
+                    f"{NO_PG}; see its log (or deselect them with -m 'not postgres')",
+                    returncode=1)
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +50,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def _pg_schema_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
     if not PG_URL:
+        if _in_ci():
+            pytest.fail(f"CI=true and {NO_PG}")
         pytest.skip("no PostgreSQL server: run the suite through scripts/test.sh")
     from sqlalchemy import create_engine, text
 
