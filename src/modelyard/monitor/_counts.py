@@ -10,6 +10,7 @@ same counts. Every drift statistic is computed from counts (:mod:`._drift`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
@@ -312,14 +313,46 @@ class DriftCounts:
             out_of_range += other._out_of_range
             seen |= other._seen
             return
+        self._add_numeric(other.columns)
+
+    def _add_numeric(self, columns: Mapping[str, FeatureCounts]) -> None:
+        flat, missing, out_of_range, seen = self._numeric()
         starts = self.layout.starts
-        for name, found in other.columns.items():
+        for name, found in columns.items():
             j = self.layout.index.get(name)
-            if j is not None:
+            if j is not None and found.counts.size == starts[j + 1] - starts[j]:
                 flat[starts[j]:starts[j + 1]] += found.counts
                 missing[j] += found.missing
                 out_of_range[j] += found.out_of_range
                 seen[j] = 1
+
+    def to_bytes(self) -> bytes:
+        """The counts as bytes (a JSON header, then the int64 counts), for another process
+        to add with :meth:`add_bytes` (the workers of one server merging their sketches)."""
+        columns = self._counted(copy=False)
+        header = json.dumps([[name, int(c.counts.size), int(c.missing), int(c.out_of_range)]
+                             for name, c in columns.items()]).encode()
+        body = b"".join(np.ascontiguousarray(c.counts, dtype=np.int64).tobytes()
+                        for c in columns.values())
+        return len(header).to_bytes(4, "little") + header + body
+
+    def add_bytes(self, data: bytes) -> None:
+        """Add counts written by :meth:`to_bytes` of the same profiles (columns this one
+        does not profile, or bucketed differently, are skipped)."""
+        size = int.from_bytes(data[:4], "little")
+        counts = np.frombuffer(data, dtype=np.int64, offset=4 + size)
+        at, numeric = 0, {}
+        for name, n, missing, out_of_range in json.loads(data[4:4 + size]):
+            found = FeatureCounts(counts[at:at + n].copy(), missing, out_of_range)
+            at += n
+            profile = self.profiles.get(name)
+            if isinstance(profile, CategoricalProfile):
+                if found.counts.size == len(profile.categories) + 1:
+                    self._add_categorical(name, found)
+            elif profile is not None:
+                numeric[name] = found
+        if numeric:
+            self._add_numeric(numeric)
 
     def compare(self, thresholds: DriftThresholds | None = None) -> DataDrift:
         """The drift of the counted window against the reference."""

@@ -142,9 +142,25 @@ class FeatureSketches:
         """The predictions' drift over the sketch's window."""
         return self._merged()[1].compare(self.thresholds)
 
-    def to_dict(self) -> dict[str, Any]:
-        """What a management route answers with: both drifts and the window."""
+    def to_bytes(self) -> bytes:
+        """The window's counts as bytes, for another process serving the same version to
+        merge into its own view (``to_dict(merge=...)``)."""
         inputs, outputs = self._merged()
+        first = inputs.to_bytes()
+        return len(first).to_bytes(8, "little") + first + outputs.to_bytes()
+
+    def to_dict(self, merge: Sequence[bytes] = ()) -> dict[str, Any]:
+        """What a management route answers with: both drifts and the window.
+
+        Args:
+            merge: other processes' windows of the same version (:meth:`to_bytes`), added
+                to this one's (the workers of one server).
+        """
+        inputs, outputs = self._merged()
+        for data in merge:
+            size = int.from_bytes(data[:8], "little")
+            inputs.add_bytes(data[8:8 + size])
+            outputs.add_bytes(data[8 + size:])
         return {"model": self.profile.model, "version": self.profile.version,
                 "reference": self.profile.source, "window_s": self.window_s,
                 "rows": sum(c.n + c.missing for c in list(inputs.columns.values())[:1]),

@@ -2,16 +2,25 @@
 
 Each app has its own registry (tests start several apps in one process). Label children are
 cached, so recording a request costs a dictionary lookup and a few additions.
+
+In a worker of ``serve --workers N`` (``PROMETHEUS_MULTIPROC_DIR`` set by the supervisor
+before the process started) the values live in prometheus-client's multiprocess files and
+``/metrics`` answers the sum over every worker, those that died included, so a counter
+never goes backwards when a worker is replaced; gauges say how they combine
+(``multiprocess_mode``), and the prediction log's counts are copied into such metrics
+every second and at each scrape.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 __all__ = ["CONTENT_TYPE", "ServeMetrics"]
@@ -42,6 +51,8 @@ class ServeMetrics:
     """The service's metrics and the text ``/metrics`` answers with."""
 
     def __init__(self) -> None:
+        #: the multiprocess folder of a multi-worker server; ``None`` in a single process
+        self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter("modelyard_requests", "Prediction requests answered",
@@ -60,7 +71,8 @@ class ServeMetrics:
                             ["model", "version"], registry=r)
         self.loaded = Gauge("modelyard_model_loaded",
                             "1 for the version each served reference answers with",
-                            ["ref", "version"], registry=r)
+                            ["ref", "version"], registry=r, multiprocess_mode="livemax")
+        self._shown: set[tuple[str, str]] = set()
         self.swaps = Counter("modelyard_swaps", "Versions swapped in after an alias moved",
                              ["ref"], registry=r)
         self.challenger = Counter(
@@ -72,13 +84,57 @@ class ServeMetrics:
         # which process the counters belong to: monitoring compares readings only within
         # one server's life (counters restart at 0 with every process)
         self.started = Gauge("modelyard_server_started_seconds",
-                             "When this server process started (epoch seconds)",
-                             registry=r)
-        self.started.set(time.time())
+                             "When this server started (epoch seconds; with several "
+                             "workers, when their parent started)",
+                             registry=r, multiprocess_mode="max")
+        if self.multiprocess_dir is None:  # a worker gets its parent's (``_worker``)
+            self.started.set(time.time())
+        self._read_log: Callable[[], tuple[int, int, int]] | None = None
+        self._log_synced = (0, 0)
+        self._aggregate: CollectorRegistry | None = None
+        if self.multiprocess_dir is not None:
+            self._aggregate = CollectorRegistry()
+            MultiProcessCollector(self._aggregate, self.multiprocess_dir)  # type: ignore[no-untyped-call]
 
     def watch_log(self, read: Callable[[], tuple[int, int, int]]) -> None:
         """Export the prediction log's written, dropped and queued rows."""
-        self.registry.register(_LogCollector(read))
+        if self.multiprocess_dir is None:
+            self.registry.register(_LogCollector(read))
+            return
+        self._read_log = read
+        self._log_rows = Counter("modelyard_prediction_log_rows",
+                                 "Rows written to, or dropped from, the prediction log",
+                                 ["outcome"], registry=self.registry)
+        self._log_queued = Gauge("modelyard_prediction_log_queued_rows",
+                                 "Rows waiting for the prediction log writer",
+                                 registry=self.registry, multiprocess_mode="livesum")
+
+    def sync(self) -> None:
+        """Copy the prediction log's counts into the multiprocess metrics (a worker, every
+        second and before each scrape); nothing to do in a single process."""
+        if self._read_log is None:
+            return
+        written, dropped, queued = self._read_log()
+        last_written, last_dropped = self._log_synced
+        self._log_synced = (written, dropped)
+        if written > last_written:
+            self._log_rows.labels("written").inc(written - last_written)
+        if dropped > last_dropped:
+            self._log_rows.labels("dropped").inc(dropped - last_dropped)
+        self._log_queued.set(queued)
+
+    def show_loaded(self, versions: list[tuple[str, int]]) -> None:
+        """Set ``modelyard_model_loaded`` to 1 for each ``(ref, version)`` answering now and
+        to 0 for those that no longer do (a multiprocess gauge cannot forget a label)."""
+        now = {(ref, str(v)) for ref, v in versions}
+        for gone in self._shown - now:
+            if self.multiprocess_dir is None:
+                self.loaded.remove(*gone)
+            else:
+                self.loaded.labels(*gone).set(0)
+        for ref, v in now:
+            self.loaded.labels(ref, v).set(1)
+        self._shown = now
 
     def observe_ok(self, model: str, version: int, seconds: float, rows: int) -> None:
         """Record one answered prediction request."""
@@ -116,5 +172,8 @@ class ServeMetrics:
         return observe
 
     def render(self) -> bytes:
-        """The Prometheus text format."""
-        return bytes(generate_latest(self.registry))
+        """The Prometheus text format (every worker's sum, in a multi-worker server)."""
+        if self._aggregate is None:
+            return bytes(generate_latest(self.registry))
+        self.sync()
+        return bytes(generate_latest(self._aggregate))

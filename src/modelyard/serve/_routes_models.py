@@ -99,8 +99,7 @@ async def feedback(name: str, request: Request, state: State) -> dict[str, Any]:
                                               for v in violations), violations) from None
     labels = [(i.request_id, i.row, i.label) for i in parsed.items]
     stored = await asyncio.to_thread(state.yard.store.feedback.add, served.name, labels)
-    route = state.router.routes.get(served.name)
-    scored = route.score(labels) if route is not None else 0
+    scored = await state.router.score(served.name, labels)
     return {"model": served.name, "stored": stored, "scored": scored}
 
 
@@ -135,7 +134,7 @@ async def stats(name: str, state: State) -> dict[str, Any]:
     error. The rollout entry has ``error`` when the challenger could not be loaded.
     """
     served, _ = state.table.find(name.partition("@")[0])
-    return state.router.stats(served.name)
+    return await state.router.read_stats(served.name)
 
 
 @router.get("/v1/models/{name}/loop/history", tags=["loop"], **guard("read"))

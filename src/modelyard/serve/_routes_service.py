@@ -29,10 +29,16 @@ async def ready(state: State) -> Response:
 
     Answers ``{"ready": bool, "models": [{"ref", "model", "alias", "loaded", "version"},
     ...]}``: no input fields or signatures (``GET /v1/models`` shows those, with a key).
+    With several workers it also has ``"workers": {"expected": n, "ready": k}``; ready
+    once every worker has loaded its models (a worker being replaced later shows in
+    ``ready`` but does not make the service unready).
     """
     models = [{k: d[k] for k in ("ref", "model", "alias", "loaded", "version", "error")
                if k in d} for d in state.describe()]
-    body = {"ready": state.table.ready, "models": models}
+    body: dict[str, Any] = {"ready": state.table.ready, "models": models}
+    if state.workers is not None:  # serve --workers N: ready once every worker is
+        every, body["workers"] = state.workers.readiness()
+        body["ready"] = body["ready"] and every
     return json_response(body, 200 if body["ready"] else 503)
 
 

@@ -20,12 +20,20 @@ reads the open ones with its registry poll (``swap_poll_interval_s``) and follow
 Only requests for ``name`` or ``name@champion`` answered by the rollout's champion version
 are routed; a request naming a version (``name@N``, ``name/versions/N``) never is. With no
 open rollout a request pays one dictionary lookup.
+
+With ``serve --workers N`` each worker routes by the same rollout (all poll the store) and
+:meth:`Router.share` joins them: every ``FLUSH_S`` a worker writes its counters, latencies
+and the predictions it remembered to the shared database (``_shared``), ``/stats`` merges
+every worker's rows, and feedback is scored against the predictions of whichever worker
+made them (waiting, when a label finds no prediction yet, until every worker has written
+what it answered before the feedback arrived).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import math
 import time
@@ -40,11 +48,14 @@ from ..registry import Models
 from ..store import Rollout, RolloutRepository
 from ._labels import RecentPredictions
 from ._models import LoadedVersion, ModelTable
+from ._shared import FLUSH_S, AnswerRow, SharedState, StatsRow
 
 __all__ = ["RolloutRoute", "Router", "VersionStats"]
 
 _LOG = logging.getLogger("modelyard.serve")
 _SAMPLES = 8192  # latencies kept per version for the percentiles
+_COUNTERS = ("requests", "errors", "fallbacks", "labelled", "correct", "abs_error",
+             "regression", "since")
 
 
 class VersionStats:
@@ -97,9 +108,30 @@ class VersionStats:
         self.labelled += 1
         self.correct += int(prediction == label or str(prediction) == str(label))
 
+    def snapshot(self) -> tuple[str, bytes]:
+        """The counters as JSON and the kept latencies as bytes (for the shared place)."""
+        return (json.dumps({k: getattr(self, k) for k in _COUNTERS}),
+                self._latency_ms[:min(self._n, _SAMPLES)].tobytes())
+
+    @classmethod
+    def merged(cls, role: str, parts: list[tuple[str, bytes]]) -> VersionStats:
+        """The sum of several workers' :meth:`snapshot` s (every latency kept)."""
+        out = cls(role)
+        if not parts:
+            return out
+        for body, _ in parts:
+            counts = json.loads(body)
+            for k in ("requests", "errors", "fallbacks", "labelled", "correct", "abs_error"):
+                setattr(out, k, getattr(out, k) + counts[k])
+            out.regression = out.regression or bool(counts["regression"])
+        out.since = min(float(json.loads(body)["since"]) for body, _ in parts)
+        out._latency_ms = np.concatenate([np.frombuffer(b) for _, b in parts])
+        out._n = len(out._latency_ms)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON ``GET /v1/models/{name}/stats`` shows for the version."""
-        kept = self._latency_ms[:min(self._n, _SAMPLES)]
+        kept = self._latency_ms[:min(self._n, len(self._latency_ms))]
         if len(kept):
             p50, p95, p99 = (round(float(v), 3) for v in np.percentile(kept, [50, 95, 99]))
             latency: dict[str, float | None] = {"p50": p50, "p95": p95, "p99": p99}
@@ -133,6 +165,8 @@ class RolloutRoute:
     error: str | None = None
     stats: dict[int, VersionStats] = field(default_factory=dict)
     recent: RecentPredictions = field(default_factory=RecentPredictions)
+    #: answers not yet written to the shared place (``None``: one process, kept in recent)
+    pending: list[tuple[str, int, bool, np.ndarray[Any, Any]]] | None = None
 
     def __post_init__(self) -> None:
         self.stats[self.rollout.champion_version] = VersionStats("champion")
@@ -155,6 +189,10 @@ class RolloutRoute:
         if stats is None:  # a version outside the rollout answered (the champion moved)
             return
         stats.regression = loaded.predictor.signature.outputs.task == "regression"
+        if self.pending is not None:
+            self.pending.append((request_id, loaded.version.version, stats.regression,
+                                 predictions))
+            return
         self.recent.remember(request_id, loaded.version.version, predictions)
 
     def score(self, labels: list[tuple[str, int, Any]]) -> int:
@@ -207,6 +245,13 @@ class Router:
         #: open rollouts by model name; empty when none is open (the request path reads it)
         self.routes: dict[str, RolloutRoute] = {}
         self._loading: set[asyncio.Task[None]] = set()
+        self._shared: SharedState | None = None
+        self._pid = 0
+        self._flushing = asyncio.Lock()
+
+    def share(self, shared: SharedState, pid: int) -> None:
+        """Merge this router's rollouts with the other workers' through ``shared``."""
+        self._shared, self._pid = shared, pid
 
     async def refresh(self) -> None:
         """Read the open rollouts; start, update or end the routes they imply."""
@@ -223,7 +268,8 @@ class Router:
             if known is not None:
                 known.rollout = r  # a new stage or share takes effect now
                 continue
-            route = self.routes[name] = RolloutRoute(r)
+            route = self.routes[name] = RolloutRoute(
+                r, pending=None if self._shared is None else [])
             _LOG.info("rollout %d of %s: %s of version %d against %d", r.id, name, r.stage,
                       r.challenger_version, r.champion_version)
             task = asyncio.get_running_loop().create_task(self._load(route))
@@ -262,6 +308,85 @@ class Router:
             return {"model": name, "rollout": None, "versions": {}}
         return {"model": name, "rollout": route.describe(),
                 "versions": {str(v): s.to_dict() for v, s in route.stats.items()}}
+
+    async def read_stats(self, name: str) -> dict[str, Any]:
+        """The ``/stats`` JSON of model ``name``, merged over every worker when shared."""
+        route = self.routes.get(name)
+        shared = self._shared
+        if route is None or shared is None:
+            return self.stats(name)
+        await self.flush()
+        rows = await asyncio.to_thread(shared.stats, route.rollout.id)
+        live = await asyncio.to_thread(shared.live_pids)
+        parts: dict[int, list[tuple[str, bytes]]] = {}
+        loaded_at: set[int] = set()
+        challenger = route.rollout.challenger_version
+        for pid, version, loaded, body, latency in rows:
+            parts.setdefault(version, []).append((body, latency))
+            if loaded and version == challenger:
+                loaded_at.add(pid)
+        out = self.stats(name)
+        out["rollout"]["challenger_loaded"] = route.challenger is not None and \
+            live <= loaded_at
+        out["versions"] = {str(v): VersionStats.merged(s.role, parts.get(v, [])).to_dict()
+                           for v, s in route.stats.items()}
+        return out
+
+    async def score(self, name: str, labels: list[tuple[str, int, Any]]) -> int:
+        """Score labels ``(request_id, row, label)`` of ``name``'s open rollout; returns
+        how many predictions were scored (0 with no rollout open)."""
+        route = self.routes.get(name)
+        if route is None:
+            return 0
+        shared = self._shared
+        if shared is None:
+            return route.score(labels)
+        arrived = time.time()
+        await self.flush()
+        rollout = route.rollout.id
+        matched, unmatched = await asyncio.to_thread(shared.match, rollout, labels)
+        if unmatched:  # answered by another worker that has not written it yet
+            others = (await asyncio.to_thread(shared.live_pids)) - {self._pid}
+            deadline = time.monotonic() + 20 * FLUSH_S
+            while time.monotonic() < deadline and not await asyncio.to_thread(
+                    shared.flushed_since, others, arrived):
+                await asyncio.sleep(FLUSH_S / 4)
+            more, _ = await asyncio.to_thread(shared.match, rollout, unmatched)
+            matched += more
+        for version, regression, prediction, label in matched:
+            stats = route.stats.get(version)
+            if stats is not None:
+                stats.regression = stats.regression or regression
+                stats.observe_label(prediction, label)
+        return len(matched)
+
+    async def flush(self) -> None:
+        """Write this worker's counters and remembered answers to the shared place."""
+        shared = self._shared
+        if shared is None:
+            return
+        async with self._flushing:
+            at = time.time()
+            work: list[tuple[int | None, list[StatsRow], list[Any]]] = []
+            for route in self.routes.values():
+                pending, route.pending = route.pending or [], []
+                challenger = route.rollout.challenger_version
+                stats: list[StatsRow] = [
+                    (v, v != challenger or route.challenger is not None, *s.snapshot())
+                    for v, s in route.stats.items()]
+                work.append((route.rollout.id, stats, pending))
+            if not work:
+                work.append((None, [], []))
+
+            def write() -> None:
+                for rollout, stats, pending in work:
+                    answers: list[AnswerRow] = [(rid, v, reg, json.dumps(p.tolist()))
+                                                for rid, v, reg, p in pending]
+                    shared.flush(self._pid, rollout, stats, answers, at)
+                if any(pending for _, _, pending in work):
+                    shared.prune()
+
+            await asyncio.to_thread(write)
 
     async def close(self) -> None:
         """Stop loading challengers (their batchers close with the table)."""

@@ -4,35 +4,26 @@ On SIGTERM (or Ctrl-C) uvicorn stops accepting connections and lets in-flight re
 finish; then the app's lifespan drains every batcher and closes the prediction log, so
 every answered prediction is on disk before the process exits.
 
-With ``workers > 1`` each worker process opens the yard and loads the models itself (the
-settings travel in the environment variable ``MODELYARD_SERVE_SPEC``); each writes its own
-log files (the pid is in their names) and has its own ``/metrics``.
+With ``workers > 1`` a supervisor (``_supervisor``) binds the socket and starts the worker
+processes; each opens the yard and loads the models itself (the settings travel in the
+environment variable ``MODELYARD_SERVE_SPEC``) and writes its own log files (the pid is in
+their names), and they answer as one service: ``/metrics``, rollout stats, feedback
+scoring and live drift merge across workers (``_shared``), and ``/ready`` waits for all.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 from ..config import Settings
 from ..errors import InvalidInput
+from ._supervisor import Supervisor
+from ._worker import SPEC_ENV
 
-__all__ = ["app_from_env", "serve"]
-
-SPEC_ENV = "MODELYARD_SERVE_SPEC"
-
-
-def app_from_env() -> Any:
-    """The app a uvicorn worker process builds from ``MODELYARD_SERVE_SPEC``."""
-    from ..yard import open as open_yard
-    from ._app import create_app
-
-    spec = json.loads(os.environ[SPEC_ENV])
-    yard = open_yard(spec["project"], **spec["overrides"])
-    return create_app(yard, spec["refs"], log_root=spec.get("log_root"))
+__all__ = ["serve"]
 
 
 def serve(
@@ -85,9 +76,10 @@ def serve(
     with Yard(settings) as yard:
         for ref in refs:
             yard.models.get(ref)
-    os.environ[SPEC_ENV] = json.dumps({
-        "project": str(settings.project_dir), "refs": refs,
+    # The store migrated when it opened above: the workers open it at its head, not racing.
+    spec = json.dumps({
+        "project": str(settings.project_dir), "refs": refs, "log_level": log_level,
         "overrides": {k: v for k, v in (overrides or {}).items() if v is not None},
         "log_root": None if log_root is None else str(log_root)})
-    uvicorn.run("modelyard.serve._server:app_from_env", factory=True,
-                workers=settings.serve_workers, **common)
+    Supervisor(settings.serve_host, settings.serve_port, settings.serve_workers,
+               {SPEC_ENV: spec}).run()

@@ -31,6 +31,7 @@ from ._models import LoadedVersion, ModelTable, Result, ServedModel
 from ._monitoring import LiveViews
 from ._routing import Router
 from ._schemas import ParsedInput
+from ._shared import Workers
 
 __all__ = ["ROLE_MARK", "ServeState", "State", "guard", "require", "serve_state"]
 
@@ -76,6 +77,8 @@ class ServeState:
         self.live = LiveViews(lambda loaded: yard.monitor.sketches(loaded.version))
         self.router = Router(self.table, yard.models, yard.store.rollouts,
                              on_loaded=self.live.start)
+        #: one worker's view of the others in ``serve --workers N`` (``None`` when alone)
+        self.workers: Workers | None = None
 
     def _batcher(self, loaded: LoadedVersion) -> MicroBatcher[ParsedInput, Result]:
         name = loaded.version.model
@@ -102,10 +105,8 @@ class ServeState:
             threadpool_limits(self.settings.predict_threads)
 
     def _swapped(self, served: ServedModel, loaded: LoadedVersion) -> None:
-        self.metrics.loaded.clear()
-        for s in self.table.served.values():
-            if s.current is not None:
-                self.metrics.loaded.labels(s.ref, str(s.current.version.version)).set(1)
+        self.metrics.show_loaded([(s.ref, s.current.version.version)
+                                  for s in self.table.served.values() if s.current is not None])
         self.metrics.swaps.labels(served.ref).inc()
         self.live.start(loaded)
         if self.on_swap is not None:
