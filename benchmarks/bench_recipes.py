@@ -1,8 +1,14 @@
 """Recipes benchmark: every reference system run in full, the whole way (ingest, validate,
 train, register, serve, plant drift, the loop's answer), with its figures and timings.
 
-Each recipe runs in a fresh project folder through :func:`modelyard.recipes.get_recipe`;
-recipes whose packages are missing are reported as skipped with the reason.
+Each recipe runs ``--repeat`` times (3 by default), each time in a fresh project folder
+through :func:`modelyard.recipes.get_recipe`; recipes whose packages are missing are
+reported as skipped with the reason. Every recipe's entry keeps its own date and the
+machine's load, so entries from separate invocations (``--only``) are never shown under one
+date. The report takes every figure and sentence from the results: the champion's test
+figures, the candidates' validation figures, the loop's outcome with its own reason, and
+the two latencies under their own names (a client over HTTP while the loop ran; requests
+through the prediction API in-process, for the recipes that measure it).
 
 Usage::
 
@@ -14,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
+from _report import machine, replace_section, spread, summary
+
 SECTION = "## Recipes: the reference systems in full"
+FINAL_OK = "promoted"
 
 
 def _plain(value: Any) -> Any:
@@ -48,101 +55,145 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def run(workdir: Path, out: Path, names: list[str], rows: int | None,
-        loop: bool) -> dict[str, Any]:
+def run(workdir: Path, out: Path, names: list[str], rows: int | None, loop: bool,
+        repeat: int) -> dict[str, Any]:
     import modelyard
     from modelyard.errors import ModelyardError
     from modelyard.recipes import RECIPE_NAMES, RecipeOptions, get_recipe
 
     results: dict[str, Any] = {}
     for name in names or list(RECIPE_NAMES):
-        folder = workdir / name
-        folder.mkdir(parents=True, exist_ok=True)
         try:
             recipe = get_recipe(name)
         except ModelyardError as exc:
-            results[name] = {"skipped": str(exc)}
+            results[name] = {"skipped": str(exc), "machine": machine()}
             continue
-        started = time.perf_counter()
-        with modelyard.open(folder) as yard:
-            result = recipe.run(yard, RecipeOptions(rows=rows, loop=loop, quiet=True))
-        results[name] = {"title": recipe.title, "model": result.model,
-                         "champion_version": result.champion_version,
-                         "seconds": round(time.perf_counter() - started, 1),
-                         "metrics": _plain(result.metrics), "notes": _plain(result.notes)}
-        print(f"{name}: {results[name]['seconds']} s", flush=True)
-    if names and out.exists():  # a partial run updates those recipes in an earlier result
+        entry: dict[str, Any] = {"title": recipe.title, "machine": machine(),
+                                 "versions": _versions(), "rows": rows, "loop": loop,
+                                 "runs": []}
+        for i in range(1, repeat + 1):
+            folder = workdir / f"{name}-{i}"
+            folder.mkdir(parents=True, exist_ok=True)
+            started = time.perf_counter()
+            try:
+                with modelyard.open(folder) as yard:
+                    result = recipe.run(yard, RecipeOptions(rows=rows, loop=loop, quiet=True))
+                entry["runs"].append({
+                    "seconds": round(time.perf_counter() - started, 1),
+                    "champion_version": result.champion_version,
+                    "metrics": _plain(result.metrics), "notes": _plain(result.notes)})
+            except Exception as exc:  # a recipe that breaks is a failed run, reported so
+                entry["runs"].append({"failed": f"{type(exc).__name__}: {exc}",
+                                      "seconds": round(time.perf_counter() - started, 1)})
+            print(f"{name} run {i}/{repeat}: {entry['runs'][-1].get('seconds')} s", flush=True)
+        entry["machine_after"] = machine()
+        results[name] = entry
+    if names and out.exists():  # a partial run replaces those recipes; each keeps its date
         earlier = json.loads(out.read_text(encoding="utf-8")).get("recipes", {})
         results = {**earlier, **results}
-    doc = {"cpus": len(os.sched_getaffinity(0)), "platform": platform.platform(),
-           "python": platform.python_version(), "date": time.strftime("%Y-%m-%d"),
-           "versions": _versions(), "rows": rows, "loop": loop, "recipes": results}
+    doc = {"recipes": results}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     return doc
 
 
-def _figures(r: dict[str, Any]) -> str:
-    m = r["metrics"]
-    keys = [k for k in ("accuracy", "test_accuracy", "pr_auc", "roc_auc", "recall_at_fpr@0.05",
-                        "cost@10", "threshold", "precision@10", "ndcg@10") if m.get(k) is not None]
-    return ", ".join(f"{k} {m[k]:.3f}" for k in keys)
+FIGURES = ("accuracy", "test_accuracy", "pr_auc", "roc_auc", "recall_at_fpr@0.05", "cost@10",
+           "threshold", "precision@10", "ndcg@10")
 
 
-def _compared(r: dict[str, Any]) -> str:
-    """The other model the recipe trained (its baseline, or its second model)."""
-    notes = r["notes"]
-    models = notes.get("models") or {}
-    others = {name: f for name, f in models.items() if name != notes.get("champion_model")}
-    if others:
-        return "; ".join(f"{name}: accuracy {f['accuracy']:.3f}" for name, f in others.items())
-    by_version = notes.get("test_accuracy_by_version") or {}
-    if len(by_version) > 1:
-        first = min(by_version, key=int)
-        return f"baseline v{first}: test_accuracy {by_version[first]:.3f}"
-    base = notes.get("baseline") or {}
-    keys = [k for k in ("pr_auc", "recall_at_fpr@0.05", "ndcg@10") if base.get(k) is not None]
-    return "baseline: " + ", ".join(f"{k} {base[k]:.3f}" for k in keys) if keys else ""
+def _figures(runs: list[dict[str, Any]]) -> str:
+    """The champion's test figures, median (min-max) over the runs."""
+    keys = [k for k in FIGURES if any(r["metrics"].get(k) is not None for r in runs)]
+    return ", ".join(f"{k} {spread(summary(r['metrics'].get(k) for r in runs))}"
+                     for k in keys)
+
+
+def _validation(runs: list[dict[str, Any]]) -> str:
+    """Each candidate's validation score on the selection metric (median over the runs)."""
+    picks = [r["notes"].get("selection") for r in runs if r["notes"].get("selection")]
+    if not picks:
+        return ""
+    metric = picks[0]["metric"]
+    names = list(picks[0]["validation"])
+    chosen = sorted({p["chosen"] for p in picks})
+    return (f"on validation {metric}: " + ", ".join(
+        f"{n} {spread(summary(p['validation'].get(n) for p in picks))}" for n in names)
+        + f"; chosen: {', '.join(chosen)}")
+
+
+def _latency(runs: list[dict[str, Any]], prefix: str) -> str:
+    p50 = summary(r["metrics"].get(f"{prefix}_p50_ms") for r in runs)
+    p99 = summary(r["metrics"].get(f"{prefix}_p99_ms") for r in runs)
+    if all(r["metrics"].get(f"{prefix}_p50_ms") is None for r in runs):
+        return "not measured"
+    return f"{spread(p50)} / {spread(p99)}"
+
+
+def _outcome(runs: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """The loop's outcomes, counted, and the loop's own reason for each that was not a
+    promotion."""
+    outcomes = [r["notes"].get("loop", {}).get("outcome", "no loop") for r in runs]
+    counted = ", ".join(f"{k} in {outcomes.count(k)} of {len(runs)}"
+                        for k in sorted(set(outcomes)))
+    took = summary(r["notes"]["loop"].get("seconds_to_outcome") for r in runs
+                   if r["notes"].get("loop", {}).get("outcome") == FINAL_OK)
+    if took["n"]:
+        counted += f" (promoted after {spread(took, ' s')})"
+    reasons = [f"{r['notes']['loop'].get('outcome')}: {r['notes']['loop'].get('reason', '')}"
+               for r in runs if r["notes"].get("loop", {}).get("outcome") not in
+               (FINAL_OK, None)]
+    return counted, reasons
 
 
 def report(path: Path, markdown: Path | None) -> str:
     doc = json.loads(path.read_text(encoding="utf-8"))
     lines = [SECTION, "",
-             f"Each recipe in full, run on {doc.get('date', '?')} ({doc['cpus']} CPU cores, "
-             f"{doc['platform']}, Python {doc['python']}; "
-             + ", ".join(f"{k} {v}" for k, v in doc.get("versions", {}).items())
-             + "), in a "
-             "fresh project: ingest, validate, train, register, serve, then plant drift and "
-             "let the loop answer (`benchmarks/bench_recipes.py`). Latency: a client's "
-             "requests over real HTTP while the loop runs. `gate.rejected` is a legitimate "
-             "outcome: the gate keeps the champion when the retrained challenger is not "
-             "better by the margin at the test's level (the fraud drift is small on 9,857 "
-             "loans; earlier runs promoted). Per-recipe pages with published figures: "
-             "`docs/recipes/`.", "",
-             "| recipe | champion figures | compared with | serving p50 / p99 ms | loop outcome "
-             "| total s |", "| --- | --- | --- | ---: | --- | ---: |"]
-    for name, r in doc["recipes"].items():
-        if "skipped" in r:
-            lines.append(f"| {name} | skipped: {r['skipped']} | | | | |")
+             "Each recipe in full in fresh projects: ingest, validate, train the candidates "
+             "(compared on a validation split cut from the training data), score the chosen "
+             "one on the test set, register, serve, then plant drift and let the loop answer "
+             "(`benchmarks/bench_recipes.py`). Figures are the median (min-max) of the runs "
+             "listed; each recipe's row has its own date and the machine's load. Latency: "
+             "\"HTTP\" is a client's requests over real HTTP while the loop ran (its rows per "
+             "request given); \"API\" is one-record requests through the prediction API "
+             "in-process, before the loop (no socket). Per-recipe pages: `docs/recipes/`.", "",
+             "| recipe | run | champion on the test set | candidates | HTTP p50 / p99 ms "
+             "| API p50 / p99 ms | loop outcome | total s |",
+             "| --- | --- | --- | --- | ---: | ---: | --- | ---: |"]
+    notes: list[str] = []
+    for name, entry in doc["recipes"].items():
+        m = entry["machine"]
+        when = f"{m['date']}, load `{m['uptime'].split('load average:')[-1].strip()}`"
+        if "skipped" in entry:
+            lines.append(f"| {name} | {when} | skipped: {entry['skipped']} | | | | | |")
             continue
-        m, loop = r["metrics"], r["notes"].get("loop") or {}
-        latency = (f"{m['latency_p50_ms']:.0f} / {m['latency_p99_ms']:.0f}"
-                   if m.get("latency_p50_ms") is not None else "")
-        outcome = loop.get("outcome", "")
-        if loop.get("seconds_to_outcome") is not None:
-            outcome += f" after {loop['seconds_to_outcome']:.0f} s"
-        lines.append(f"| {name} | {_figures(r)} | {_compared(r)} | {latency} | {outcome} "
-                     f"| {r['seconds']} |")
+        good = [r for r in entry["runs"] if "failed" not in r]
+        broken = [r for r in entry["runs"] if "failed" in r]
+        run_note = f"{when}; {len(entry['runs'])} run(s)" + (
+            f", {len(broken)} failed" if broken else "")
+        for r in broken:
+            notes.append(f"- {name}: a run **failed**: {r['failed']}")
+        if not good:
+            lines.append(f"| {name} | {run_note} | failed | | | | | |")
+            continue
+        rows_per = sorted({r["notes"].get("loop", {}).get("http_rows_per_request")
+                           for r in good} - {None})
+        http = _latency(good, "http_latency")
+        if rows_per and http != "not measured":
+            http += f" ({', '.join(map(str, rows_per))} rows)"
+        outcome, reasons = _outcome(good)
+        notes += [f"- {name}: {reason}" for reason in reasons]
+        total = summary(r["seconds"] for r in entry["runs"])
+        lines.append(f"| {name} | {run_note} | {_figures(good)} | {_validation(good)} | {http} "
+                     f"| {_latency(good, 'api_latency')} | {outcome} | {spread(total)} |")
+    if notes:
+        lines += ["", "The loop's own reasons, where it did not promote, and failed runs:", "",
+                  *notes]
+    versions = {k: v for e in doc["recipes"].values() for k, v in e.get("versions", {}).items()}
+    if versions:
+        lines += ["", "Packages: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "."]
     text = "\n".join([*lines, ""])
     if markdown is not None:
-        old = markdown.read_text(encoding="utf-8") if markdown.exists() else "# Benchmarks\n"
-        if SECTION in old:
-            head, rest = old.split(SECTION, 1)
-            tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
-            old = head.rstrip() + "\n\n" + text + tail
-        else:
-            old = old.rstrip() + "\n\n" + text
-        markdown.write_text(old, encoding="utf-8")
+        replace_section(markdown, SECTION, text)
     return text
 
 
@@ -155,12 +206,13 @@ def main() -> None:
     r.add_argument("--only", nargs="*", default=[], help="recipe names (all by default)")
     r.add_argument("--rows", type=int, default=None, help="a slice, for a quick check")
     r.add_argument("--no-loop", action="store_true")
+    r.add_argument("--repeat", type=int, default=3, help="runs of each recipe")
     rep = sub.add_parser("report")
     rep.add_argument("path", type=Path)
     rep.add_argument("--markdown", type=Path)
     args = p.parse_args()
     if args.cmd == "run":
-        run(args.workdir, args.out, args.only, args.rows, not args.no_loop)
+        run(args.workdir, args.out, args.only, args.rows, not args.no_loop, args.repeat)
     else:
         print(report(args.path, args.markdown))
 

@@ -3,17 +3,23 @@
 The model is a HistGradientBoostingClassifier on scikit-learn's breast-cancer set (30
 features, shipped with scikit-learn: nothing is downloaded). One load generator, an asyncio
 HTTP/1.1 keep-alive client in its own process, drives every server in turn at each
-concurrency; the servers run one at a time, side by side in one invocation:
+concurrency. Every server runs ``--repeat`` times (3 by default) in one invocation, in
+rounds (round 1: every server once, then round 2 ...), so slow drift in the machine's load
+spreads over all of them; the report gives each figure as median (min-max):
 
-- modelyard (``modelyard serve``), with the prediction log on and off,
-- a minimal hand-written FastAPI endpoint (same uvicorn),
-- ``mlflow models serve`` (benchmarks/.venv-mlflow),
-- a BentoML service (benchmarks/.venv-bentoml, skipped when missing),
-- and in-process ``predict_proba`` for reference.
+- modelyard (``modelyard serve``), as shipped, without the prediction log, and without
+  batching;
+- the peers as their users run them at load: ``mlflow models serve`` (benchmarks/
+  .venv-mlflow), a BentoML service with adaptive batching (``batchable=True``) and the same
+  without it (benchmarks/.venv-bentoml); a minimal hand-written FastAPI endpoint;
+- the floors: a raw ASGI app answering a constant on the same uvicorn stack (the HTTP limit
+  of one process), and in-process ``predict_proba`` on one row and in batches (the compute
+  limit). Their combination is the most any one-process server could answer; modelyard's
+  throughput is reported as a share of it.
 
 Usage (``benchmarks/run.sh`` does this)::
 
-    python bench_serving.py run --workdir /tmp/w --out results/serving.json
+    python bench_serving.py run --workdir /tmp/w --out results/serving.json --repeat 3
     python bench_serving.py report results/serving.json --markdown docs/BENCHMARKS.md
 """
 
@@ -23,21 +29,23 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
-import platform
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from _report import fmt, machine, replace_section, spread, summary, verdict
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SECTION = "## Serving: single-row predictions over HTTP"
+BATCH_SIZES = (1, 8, 32, 64)
 
 MINIMAL_APP = '''
 import joblib, numpy as np
@@ -52,6 +60,28 @@ def predict(record: dict[str, float]) -> dict:
     proba = model.predict_proba(X)
     return {{"prediction": int(model.classes_[proba[0].argmax()]),
             "probabilities": proba[0].tolist()}}
+'''
+
+# The HTTP floor: no parsing, no model; what one uvicorn process answers at most.
+RAW_APP = '''
+BODY = b'{{"prediction":0,"probabilities":[0.03,0.97]}}'
+HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({{"type": "lifespan.startup.complete"}})
+            elif message["type"] == "lifespan.shutdown":
+                await send({{"type": "lifespan.shutdown.complete"}})
+                return
+    more = True
+    while more:
+        more = (await receive()).get("more_body", False)
+    await send({{"type": "http.response.start", "status": 200, "headers": HEADERS}})
+    await send({{"type": "http.response.body", "body": BODY}})
 '''
 
 BENTO_SERVICE = '''
@@ -69,6 +99,18 @@ class Cancer:
         proba = self.model.predict_proba(X)
         return {{"prediction": int(self.model.classes_[proba[0].argmax()]),
                 "probabilities": proba[0].tolist()}}
+
+
+# BentoML's answer to many small concurrent requests: adaptive batching. Requests of one
+# row each are merged along axis 0 into one predict_proba call.
+@bentoml.service(workers=1, logging={{"access": {{"enabled": False}}}})
+class CancerBatched:
+    def __init__(self) -> None:
+        self.model = joblib.load({model!r})
+
+    @bentoml.api(batchable=True, batch_dim=0, max_batch_size=64, max_latency_ms=100)
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        return self.model.predict_proba(rows)
 '''
 
 MLFLOW_SAVE = '''
@@ -104,39 +146,34 @@ def prepare(work: Path) -> dict[str, Any]:
             v = yard.models.register("cancer", model, input_example=X.head(10))
             yard.models.alias("cancer", "champion", v.version)
     columns = list(X.columns)
-    (work / "minimal_app.py").write_text(MINIMAL_APP.format(model=str(work / "model.joblib"),
-                                                            columns=columns))
-    (work / "bento_service.py").write_text(BENTO_SERVICE.format(
-        model=str(work / "model.joblib"), columns=columns))
+    model_path = str(work / "model.joblib")
+    (work / "minimal_app.py").write_text(MINIMAL_APP.format(model=model_path, columns=columns))
+    (work / "raw_app.py").write_text(RAW_APP.format())
+    (work / "bento_service.py").write_text(BENTO_SERVICE.format(model=model_path,
+                                                                columns=columns))
     record = {c: float(v) for c, v in X.iloc[0].items()}
     return {"record": record, "columns": columns}
 
 
-def in_process(work: Path) -> dict[str, float]:
-    """predict_proba in this process: one row, and per row in batches of 64."""
+def in_process(work: Path) -> dict[str, Any]:
+    """predict_proba in this process: µs per row at each batch size (median of many calls)."""
     import joblib
-    import numpy as np
 
     model = joblib.load(work / "model.joblib")
     X, _ = _data()
-    one = X.to_numpy()[:1]
-    batch = X.to_numpy()[:64]
-    for _ in range(50):
-        model.predict_proba(one)
-    times = []
-    for _ in range(500):
-        t = time.perf_counter()
-        model.predict_proba(one)
-        times.append(time.perf_counter() - t)
-    batch_times = []
-    for _ in range(200):
-        t = time.perf_counter()
-        model.predict_proba(batch)
-        batch_times.append(time.perf_counter() - t)
-    return {"one_row_us": statistics.median(times) * 1e6,
-            "per_row_in_64_us": statistics.median(batch_times) / 64 * 1e6,
-            "one_row_per_s": 1 / statistics.median(times),
-            "rows": float(np.asarray(batch).shape[0])}
+    rows = X.to_numpy()
+    out: dict[str, Any] = {}
+    for size in BATCH_SIZES:
+        batch = rows[:size]
+        for _ in range(30):
+            model.predict_proba(batch)
+        times = []
+        for _ in range(300 if size == 1 else 100):
+            t = time.perf_counter()
+            model.predict_proba(batch)
+            times.append(time.perf_counter() - t)
+        out[str(size)] = statistics.median(times) / size * 1e6
+    return out
 
 
 def serialisation() -> dict[str, float]:
@@ -169,16 +206,18 @@ def serialisation() -> dict[str, float]:
 
 # -- servers --------------------------------------------------------------------------------
 
-def _libs() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = []
-    for name in ("uvicorn", "uvloop", "httptools", "orjson", "fastapi", "scikit-learn"):
-        try:
-            found.append(f"{name} {version(name)}")
-        except PackageNotFoundError:
-            found.append(f"{name} absent")
-    return ", ".join(found)
+def _libs(python: str) -> dict[str, str]:
+    """The versions of the serving stack in the environment of ``python``."""
+    code = ("import json\nfrom importlib.metadata import version, PackageNotFoundError\n"
+            "out = {}\nfor n in ('uvicorn', 'uvloop', 'httptools', 'orjson', 'fastapi', "
+            "'scikit-learn', 'mlflow', 'bentoml'):\n    try:\n        out[n] = version(n)\n"
+            "    except PackageNotFoundError:\n        pass\nprint(json.dumps(out))")
+    try:
+        done = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True,
+                              timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return dict(json.loads(done.stdout))
 
 
 def _free_port() -> int:
@@ -193,36 +232,47 @@ def _servers(work: Path, port: int) -> dict[str, dict[str, Any]]:
     bento = HERE / ".venv-bentoml" / "bin"
     yard = ["-m", "modelyard", "serve", "cancer@champion", "--port", str(port),
             "--project", str(work / "yard"), "--log-level", "warning"]
+    uvicorn = [py, "-m", "uvicorn", "--port", str(port), "--log-level", "warning",
+               "--no-access-log"]
+    bento_env = {"PATH": f"{bento}{os.pathsep}{os.environ.get('PATH', '')}",
+                 "BENTOML_DO_NOT_TRACK": "True"}
     return {
         "modelyard": {"cmd": [py, *yard], "path": "/v1/models/cancer/predict",
-                      "body": "record", "ready": "/ready"},
+                      "body": "record", "ready": "/ready", "kind": "ours"},
         "modelyard, no prediction log": {
             "cmd": [py, *yard], "env": {"MODELYARD_LOG_PREDICTIONS": "0"},
-            "path": "/v1/models/cancer/predict", "body": "record", "ready": "/ready"},
+            "path": "/v1/models/cancer/predict", "body": "record", "ready": "/ready",
+            "kind": "ours"},
         "modelyard, no batching": {
             "cmd": [py, *yard], "env": {"MODELYARD_MAX_BATCH_SIZE": "1"},
-            "path": "/v1/models/cancer/predict", "body": "record", "ready": "/ready"},
-        "minimal FastAPI": {
-            "cmd": [py, "-m", "uvicorn", "minimal_app:app", "--port", str(port),
-                    "--log-level", "warning", "--no-access-log"],
-            "path": "/predict", "body": "record"},
+            "path": "/v1/models/cancer/predict", "body": "record", "ready": "/ready",
+            "kind": "ours"},
+        "raw ASGI, constant answer (HTTP floor)": {
+            "cmd": [*uvicorn, "raw_app:app"], "path": "/predict", "body": "record",
+            "kind": "floor"},
+        "minimal FastAPI": {"cmd": [*uvicorn, "minimal_app:app"], "path": "/predict",
+                            "body": "record", "kind": "peer"},
         "MLflow": {
             "cmd": [str(mlflow / "mlflow"), "models", "serve", "-m", str(work / "mlflow-model"),
                     "-p", str(port), "-h", "127.0.0.1", "--env-manager", "local"],
             "env": {"PATH": f"{mlflow}{os.pathsep}{os.environ.get('PATH', '')}"},
             "path": "/invocations", "body": "mlflow", "needs": mlflow / "python",
-            "ready": "/ping"},
-        "BentoML": {
+            "ready": "/ping", "kind": "peer"},
+        "BentoML, adaptive batching": {
+            "cmd": [str(bento / "bentoml"), "serve", "bento_service:CancerBatched", "--port",
+                    str(port), "--host", "127.0.0.1"],
+            "env": bento_env, "path": "/predict", "body": "bento-rows",
+            "needs": bento / "python", "ready": "/readyz", "kind": "peer"},
+        "BentoML, no batching": {
             "cmd": [str(bento / "bentoml"), "serve", "bento_service:Cancer", "--port", str(port),
                     "--host", "127.0.0.1"],
-            "env": {"PATH": f"{bento}{os.pathsep}{os.environ.get('PATH', '')}"},
-            "path": "/predict", "body": "bento", "needs": bento / "python",
-            "ready": "/readyz"},
+            "env": bento_env, "path": "/predict", "body": "bento", "needs": bento / "python",
+            "ready": "/readyz", "kind": "peer"},
     }
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], ready: str | None,
-               timeout: float = 90.0) -> None:
+               timeout: float = 120.0) -> None:
     import urllib.error
     import urllib.request
 
@@ -259,6 +309,8 @@ def _body(kind: str, record: dict[str, float]) -> bytes:
                                                "data": [list(record.values())]}}).encode()
     if kind == "bento":
         return json.dumps({"record": record}).encode()
+    if kind == "bento-rows":
+        return json.dumps({"rows": [list(record.values())]}).encode()
     return json.dumps(record).encode()
 
 
@@ -270,48 +322,68 @@ def _load(port: int, path: str, body: bytes, concurrency: int, seconds: float) -
     return dict(json.loads(out.stdout))
 
 
-def run(work: Path, out: Path, seconds: float, levels: list[int], only: list[str]) -> None:
-    """Prepare, then drive each server at each concurrency; write the results as JSON."""
+def _one_server(work: Path, name: str, record: dict[str, float], levels: list[int],
+                seconds: float) -> dict[str, Any]:
+    """Start ``name``, warm it up, drive it at each level, stop it: one round's figures."""
+    port = _free_port()
+    spec = _servers(work, port)[name]
+    # One OpenMP/BLAS thread for every server: on a small machine idle OpenMP workers
+    # spin and starve the event loop (modelyard sets this itself: predict_threads=1).
+    env = {**os.environ, "MODELYARD_SWAP_POLL_INTERVAL_S": "30", "OMP_NUM_THREADS": "1",
+           "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **spec.get("env", {})}
+    env.pop("VIRTUAL_ENV", None)
+    proc = subprocess.Popen(spec["cmd"], cwd=work, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_port(port, proc, spec.get("ready"))
+        body = _body(spec["body"], record)
+        _load(port, spec["path"], body, 4, 2.0)  # warm up
+        out = {}
+        for c in levels:
+            out[str(c)] = _load(port, spec["path"], body, c, seconds)
+            print(f"   c={c}: {out[str(c)]}", file=sys.stderr)
+        return out
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        return {"failed": f"{type(exc).__name__}: {exc}"}
+    finally:
+        _stop(proc)
+
+
+def run(work: Path, out: Path, seconds: float, levels: list[int], only: list[str],
+        repeat: int) -> None:
+    """Prepare, then drive every server at each concurrency, ``repeat`` rounds; write JSON."""
+    started = machine()
     info = prepare(work)
     mlflow_py = HERE / ".venv-mlflow" / "bin" / "python"
-    if mlflow_py.exists() and not (work / "mlflow-model").exists():
-        subprocess.run([str(mlflow_py), "-c", MLFLOW_SAVE, str(work / "model.joblib"),
-                        str(work / "mlflow-model")], check=True, capture_output=True)
+    names = [n for n in _servers(work, 0) if not only or n in only]
+    broken: dict[str, str] = {}
+    if "MLflow" in names and mlflow_py.exists() and not (work / "mlflow-model").exists():
+        saved = subprocess.run([str(mlflow_py), "-c", MLFLOW_SAVE, str(work / "model.joblib"),
+                                str(work / "mlflow-model")], capture_output=True, text=True)
+        if saved.returncode:
+            broken["MLflow"] = "could not save the model: " + saved.stderr.strip()[-300:]
     results: dict[str, Any] = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{os.cpu_count()} CPUs, {platform.platform()}",
-        "python": platform.python_version(), "seconds": seconds, "levels": levels,
-        "server_libs": _libs(),
-        "in_process": in_process(work), "serialisation": serialisation(), "servers": {}}
-    for name, spec in _servers(work, 0).items():
-        if only and name not in only:
-            continue
-        if "needs" in spec and not Path(spec["needs"]).exists():
-            results["servers"][name] = {"skipped": f"{spec['needs']} is not installed"}
-            continue
-        port = _free_port()
-        spec = _servers(work, port)[name]
-        # One OpenMP/BLAS thread for every server: on a small machine idle OpenMP workers
-        # spin and starve the event loop (modelyard sets this itself: predict_threads=1).
-        env = {**os.environ, "MODELYARD_SWAP_POLL_INTERVAL_S": "30", "OMP_NUM_THREADS": "1",
-               "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **spec.get("env", {})}
-        env.pop("VIRTUAL_ENV", None)
-        print(f"== {name}", file=sys.stderr)
-        proc = subprocess.Popen(spec["cmd"], cwd=work, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            _wait_port(port, proc, spec.get("ready"))
-            body = _body(spec["body"], info["record"])
-            _load(port, spec["path"], body, 4, 2.0)  # warm up
-            levels_out = {}
-            for c in levels:
-                levels_out[str(c)] = _load(port, spec["path"], body, c, seconds)
-                print(f"   c={c}: {levels_out[str(c)]}", file=sys.stderr)
-            results["servers"][name] = levels_out
-        except (RuntimeError, subprocess.CalledProcessError) as exc:
-            results["servers"][name] = {"skipped": f"failed: {exc}"}
-        finally:
-            _stop(proc)
+        "machine": started, "seconds": seconds, "levels": levels, "repeat": repeat,
+        "libs": {"modelyard": _libs(sys.executable),
+                 "MLflow": _libs(str(mlflow_py)),
+                 "BentoML": _libs(str(HERE / ".venv-bentoml" / "bin" / "python"))},
+        "in_process": [], "serialisation": serialisation(),
+        "servers": {n: {"kind": _servers(work, 0)[n]["kind"], "rounds": []} for n in names}}
+    for round_no in range(1, repeat + 1):
+        results["in_process"].append(in_process(work))
+        for name in names:
+            spec = _servers(work, 0)[name]
+            if "needs" in spec and not Path(spec["needs"]).exists():
+                results["servers"][name]["rounds"].append(
+                    {"failed": f"not installed: {spec['needs']} is missing"})
+                continue
+            if name in broken:
+                results["servers"][name]["rounds"].append({"failed": broken[name]})
+                continue
+            print(f"== round {round_no}/{repeat}: {name}", file=sys.stderr)
+            results["servers"][name]["rounds"].append(
+                _one_server(work, name, info["record"], levels, seconds))
+    results["machine_after"] = machine()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
 
@@ -374,93 +446,173 @@ async def _loadgen(port: int, path: str, body: bytes, concurrency: int,
 
 # -- the report ----------------------------------------------------------------------------
 
-def _fmt(x: float) -> str:
-    return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}" if x >= 10 else f"{x:,.2f}"
+def _values(server: dict[str, Any], level: str, key: str) -> list[float | None]:
+    """One value per round; ``None`` for a round in which the server failed."""
+    return [None if "failed" in r or level not in r else float(r[level][key])
+            for r in server["rounds"]]
+
+
+def _paired(a: dict[str, Any], b: dict[str, Any], level: str,
+            fn: Any) -> dict[str, Any] | None:
+    """``fn(a, b)`` of the throughputs round by round (rounds where both ran)."""
+    pairs = [fn(x, y) for x, y in zip(_values(a, level, "rps"), _values(b, level, "rps"),
+                                      strict=True) if x is not None and y is not None]
+    return summary(pairs) if pairs else None
+
+
+def _failures(server: dict[str, Any]) -> str:
+    reasons = sorted({r["failed"] for r in server["rounds"] if "failed" in r})
+    return "; ".join(reasons)
+
+
+def _floor_row(in_process: list[dict[str, float]], level: int) -> tuple[int, dict[str, Any]]:
+    size = max(b for b in BATCH_SIZES if b <= max(level, 1))
+    return size, summary(r[str(size)] for r in in_process)
 
 
 def report(path: Path, markdown: Path | None) -> str:
     """The results as a Markdown section; replaces (or appends) it in ``markdown``."""
     r = json.loads(path.read_text())
-    servers = r["servers"]
+    servers: dict[str, dict[str, Any]] = r["servers"]
     levels = [str(c) for c in r["levels"]]
-    lines = [SECTION, "", f"- date: {r['date']}", f"- machine: {r['machine']}",
-             f"- Python {r['python']}; each server alone on the machine, one after the other; "
-             f"one load generator (asyncio HTTP/1.1 keep-alive client, its own process) for all; "
-             f"{r['seconds']:.0f} s per concurrency after a warm-up",
+    top = levels[-1]
+    m, libs = r["machine"], r["libs"]
+    lines = [SECTION, "",
+             f"- run: {m['date']}, {r['repeat']} rounds in one invocation "
+             "(`bash benchmarks/run.sh serving`); every server once per round, one after "
+             "the other; each figure is the median of the rounds with (min-max)",
+             f"- machine: {m['cpus']} CPUs, {m['platform']}, Python {m['python']}; load at "
+             f"the start: `{m['uptime']}`; at the end: `{r['machine_after']['uptime']}`",
+             f"- one load generator (asyncio HTTP/1.1 keep-alive client, its own process) "
+             f"for all; {r['seconds']:g} s per concurrency after a 2 s warm-up",
              "- model: HistGradientBoostingClassifier (100 iterations) on scikit-learn's "
-             "breast-cancer set, 30 features; one JSON record per request",
-             f"- modelyard and the minimal endpoint on: {r.get('server_libs', '?')}; every "
-             "server with OMP_NUM_THREADS=1 (idle OpenMP workers otherwise spin on the "
-             "cores the event loop needs)", "",
-             "| server | " + " | ".join(f"c={c} req/s | c={c} p50 / p99 ms" for c in levels)
-             + " |", "| --- |" + " ---: | ---: |" * len(levels)]
+             "breast-cancer set, 30 features; one JSON record per request; every server with "
+             "OMP_NUM_THREADS=1 and one process (one worker)",
+             "- stacks: modelyard, the minimal endpoint and the raw ASGI app on "
+             + ", ".join(f"{k} {v}" for k, v in libs["modelyard"].items() if k not in
+                         ("mlflow", "bentoml"))
+             + "; MLflow " + libs["MLflow"].get("mlflow", "absent")
+             + "; BentoML " + libs["BentoML"].get("bentoml", "absent")
+             + " (adaptive batching: `batchable=True`, at most 64 rows, 100 ms)", "",
+             "| server | " + " | ".join(f"c={c} req/s | c={c} p99 ms" for c in levels) + " |",
+             "| --- |" + " ---: | ---: |" * len(levels)]
     for name, res in servers.items():
-        if "skipped" in res:
-            lines.append(f"| {name} | skipped: {res['skipped']} |")
+        failed = _failures(res)
+        if all("failed" in x for x in res["rounds"]):
+            lines.append(f"| {name} | failed: {failed} |" + " |" * (2 * len(levels) - 1))
             continue
         cells = []
         for c in levels:
-            x = res[c]
-            err = f" ({x['errors']} errors)" if x["errors"] else ""
-            cells += [_fmt(x["rps"]) + err, f"{_fmt(x['p50_ms'])} / {_fmt(x['p99_ms'])}"]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            rps = summary(_values(res, c, "rps"), failed_as=0.0)
+            p99 = summary(_values(res, c, "p99_ms"))
+            errors = sum(int(x[c]["errors"]) for x in res["rounds"] if c in x)
+            note = f" ({errors} non-200)" if errors else ""
+            cells += [spread(rps) + note, spread(p99)]
+        row = f"| {name} | " + " | ".join(cells) + " |"
+        if failed:
+            row += f" failed in {sum('failed' in x for x in res['rounds'])} round(s): {failed}"
+        lines.append(row)
+
     ip = r["in_process"]
-    lines += ["", f"In-process `predict_proba`: {_fmt(ip['one_row_us'])} µs for one row "
-              f"({_fmt(ip['one_row_per_s'])} calls/s on one core), "
-              f"{_fmt(ip['per_row_in_64_us'])} µs per row in batches of 64."]
+    lines += ["", "Floors (what no one-process server can beat on this machine): in-process "
+              "`predict_proba` costs " + ", ".join(
+                  f"{spread(summary(x[str(b)] for x in ip), ' µs')} per row in batches of {b}"
+                  for b in BATCH_SIZES) + "."]
+    raw = servers.get("raw ASGI, constant answer (HTTP floor)")
+    ours = servers.get("modelyard")
+    if raw and ours:
+        shares = []
+        for c in levels:
+            http = summary(_values(raw, c, "rps"), failed_as=0.0)["max"]
+            size, compute = _floor_row(ip, int(c))
+            if not http or math.isnan(http):
+                continue
+            limit = 1 / (1 / http + compute["min"] / 1e6)
+            mine = summary(_values(ours, c, "rps"), failed_as=0.0)["median"]
+            shares.append(f"c={c}: {fmt(limit)} req/s (HTTP floor {fmt(http)} req/s with "
+                          f"{fmt(compute['min'])} µs of model per row at batch {size}); "
+                          f"modelyard answers {fmt(mine)}, {mine / limit:.0%} of it")
+        lines += ["", "The combined limit (one process that only parsed HTTP and ran the model: "
+                  "1 / (1 / HTTP-floor throughput + model time per row), from the best round "
+                  "of each floor, so it is an upper bound and the share a lower bound): "
+                  + "; ".join(shares) + "."]
     ser = r.get("serialisation", {})
     if "orjson_us" in ser:
-        lines.append(f"Serialising one answer: {_fmt(ser['json_us'])} µs with json + tolist, "
-                     f"{_fmt(ser['orjson_us'])} µs with orjson on the NumPy arrays.")
-    top = r["levels"][-1]
-    ours = servers.get("modelyard", {}).get(str(top))
-    if ours:
-        lines += ["", f"Targets at concurrency {top}:", ""]
+        lines.append(f"Serialising one answer: {fmt(ser['json_us'])} µs with json + tolist, "
+                     f"{fmt(ser['orjson_us'])} µs with orjson on the NumPy arrays (one "
+                     "measurement).")
 
-        def ratio(name: str, factor: float, what: str) -> None:
-            other = servers.get(name, {}).get(str(top))
-            if not other:
-                lines.append(f"- {what}: not measured ({name} skipped)")
+    lines += ["", f"Targets at concurrency {top} (ratios are paired round by round: median "
+              "(min-max) of the rounds; a target is met only when the median meets it):", ""]
+    if not ours or all("failed" in x for x in ours["rounds"]):
+        lines.append(f"- modelyard failed in every round ({_failures(ours or {'rounds': []})}"
+                     "): **no target met**")
+    else:
+        def ratio(name: str, factor: float) -> None:
+            other = servers.get(name)
+            pair = _paired(ours, other, top, lambda a, b: a / b) if other else None
+            if pair is None:
+                why = _failures(other) if other else "not run"
+                lines.append(f"- >= {factor:g}x {name}: not measured ({why}), **not met**")
                 return
-            x = ours["rps"] / other["rps"]
-            ok = "met" if x >= factor else "**not met**"
-            lines.append(f"- >= {factor:g}x {name}: {x:.1f}x, {ok}")
+            lines.append(f"- >= {factor:g}x {name}: {spread(pair, 'x')}, "
+                         + verdict(pair["median"], factor, higher_is_better=True))
 
-        ratio("MLflow", 10, ">= 10x MLflow")
-        ratio("BentoML", 4, ">= 4x BentoML")
-        ratio("minimal FastAPI", 1.5, ">= 1.5x the minimal endpoint")
-        minimal = servers.get("minimal FastAPI", {}).get(str(top))
+        ratio("MLflow", 10)
+        ratio("BentoML, adaptive batching", 4)
+        ratio("minimal FastAPI", 1.5)
+        unbatched = servers.get("BentoML, no batching")
+        pair = _paired(ours, unbatched, top, lambda a, b: a / b) if unbatched else None
+        if pair is not None:
+            lines.append(f"- against BentoML without batching (no target): {spread(pair, 'x')}")
+        minimal = servers.get("minimal FastAPI")
         if minimal:
-            ok = "met" if ours["p99_ms"] <= minimal["p99_ms"] else "**not met**"
-            lines.append(f"- p99 <= the minimal endpoint's: {_fmt(ours['p99_ms'])} ms vs "
-                         f"{_fmt(minimal['p99_ms'])} ms, {ok}")
-        nolog = servers.get("modelyard, no prediction log", {}).get(str(top))
-        if nolog:
-            cost = 1 - ours["rps"] / nolog["rps"]
-            ok = "met" if cost <= 0.10 else "**not met**"
-            note = " (logging on was faster: within run-to-run noise)" if cost < 0 else ""
+            mine = summary(_values(ours, top, "p99_ms"))
+            theirs = summary(_values(minimal, top, "p99_ms"))
+            lines.append(f"- p99 <= the minimal endpoint's: {spread(mine, ' ms')} vs "
+                         f"{spread(theirs, ' ms')}, "
+                         + verdict(mine["median"], theirs["median"], higher_is_better=False))
+        nolog = servers.get("modelyard, no prediction log")
+        cost = _paired(ours, nolog, top, lambda a, b: (1 - a / b) * 100) if nolog else None
+        if cost is not None:
+            over = sum(1 for v in cost["values"] if v > 10)
+            sign = ("; a negative cost means logging on was faster in that round: the "
+                    "rounds' noise is larger than the cost" if cost["min"] < 0 else "")
+            if over:
+                sign += f"; {over} of {cost['n']} rounds were over 10%"
             lines.append(f"- prediction logging costs <= 10% of throughput: "
-                         f"{cost * 100:.0f}%{note}, {ok}")
-        single = servers.get("modelyard, no batching", {}).get(str(top))
-        if single:
-            lines.append(f"- batching vs one model call per request: "
-                         f"{ours['rps'] / single['rps']:.1f}x the throughput")
+                         f"{spread(cost, '%')}{sign}, "
+                         + verdict(cost["median"], 10, higher_is_better=False))
+        single = servers.get("modelyard, no batching")
+        gain = _paired(ours, single, top, lambda a, b: a / b) if single else None
+        if gain is not None:
+            lines.append(f"- batching vs one model call per request (no target): "
+                         f"{spread(gain, 'x')} the throughput")
+    noise = []
+    for name, res in servers.items():
+        s = summary(_values(res, top, "rps"), failed_as=0.0)
+        if s["n"] > 1 and not s["failed"] and s["median"]:
+            noise.append(((s["max"] - s["min"]) / s["median"], name))
+    if noise:
+        worst, who = max(noise)
+        mine = dict((n, v) for v, n in noise).get("modelyard")
+        lines += ["", f"Noise: across the {r['repeat']} rounds, one server's throughput at "
+                  f"c={top} varied by up to {worst:.0%} of its median (max - min over median; "
+                  f"{who})" + (f"; modelyard's by {mine:.0%}" if mine is not None else "")
+                  + ". Differences smaller than that are not resolved by this run."]
     lines += ["", "How to read it: modelyard validates each body against the signature "
               "(pydantic-core, from the raw bytes), gathers concurrent requests into one "
               "`predict_proba` call per batch (in its own thread, so the event loop keeps "
               "reading requests meanwhile) and appends every prediction to the Parquet "
-              "prediction log from a background thread. The load generator shares the "
-              "machine's cores with each server; repeated runs on this 2-core machine vary "
-              "by about 15% at c=32. The minimal endpoint is a plain `def` route (FastAPI "
-              "runs it in its thread pool), one `predict_proba` per request.", ""]
+              "prediction log from a background thread. BentoML with adaptive batching "
+              "merges concurrent requests the same way; its requests carry the row as an "
+              "array and its answer is the probabilities alone. The minimal endpoint is a "
+              "plain `def` route (FastAPI runs it in its thread pool), one `predict_proba` "
+              "per request. The load generator shares the machine's cores with each server.",
+              ""]
     text = "\n".join(lines)
     if markdown is not None:
-        old = markdown.read_text() if markdown.exists() else "# Benchmarks\n"
-        if SECTION in old:
-            head, _, rest = old.partition(SECTION)
-            nxt = rest.find("\n## ")
-            old = head.rstrip() + "\n" + ("" if nxt < 0 else rest[nxt:])
-        markdown.write_text(old.rstrip() + "\n\n" + text)
+        replace_section(markdown, SECTION, text)
     return text
 
 
@@ -474,6 +626,7 @@ def main() -> None:
     r.add_argument("--seconds", type=float, default=8.0)
     r.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32])
     r.add_argument("--only", nargs="*", default=[])
+    r.add_argument("--repeat", type=int, default=3, help="rounds (at least 3 for a report)")
     g = sub.add_parser("loadgen")
     g.add_argument("--port", type=int, required=True)
     g.add_argument("--path", required=True)
@@ -484,7 +637,7 @@ def main() -> None:
     rep.add_argument("--markdown", type=Path)
     args = p.parse_args()
     if args.command == "run":
-        run(args.workdir, args.out, args.seconds, args.levels, args.only)
+        run(args.workdir, args.out, args.seconds, args.levels, args.only, args.repeat)
     elif args.command == "loadgen":
         body = sys.stdin.buffer.read()
         coro = _loadgen(args.port, args.path, body, args.concurrency, args.seconds)

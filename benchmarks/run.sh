@@ -5,6 +5,8 @@
 # `pip install mlflow` when missing); modelyard runs in the project's .venv.
 # The recipes run in RECIPES_PY (default: the project's .venv); give it the Python of an
 # environment with `modelyard[torch,text]` to measure the CNN and the sentence embeddings too.
+# Every part measures each side REPEAT times (default 3; the loop LOOP_REPEAT, default 5) in
+# one invocation and reports the median with min and max (benchmarks/_report.py has the rules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,9 +51,10 @@ echo "== tracking: MLflow" >&2
   "$results/tracking-modelyard.json" "$results/tracking-mlflow.json" --markdown docs/BENCHMARKS.md
 fi
 
-# Serving: modelyard serve vs a minimal FastAPI endpoint, `mlflow models serve` and BentoML
-# (benchmarks/.venv-bentoml, created here with `pip install bentoml` when missing; skipped in
-# the report if that fails). Appends its section to docs/BENCHMARKS.md.
+# Serving: modelyard serve vs a minimal FastAPI endpoint, `mlflow models serve`, BentoML with
+# adaptive batching and without (benchmarks/.venv-bentoml, created here with `pip install
+# bentoml` when missing; reported as failed if that fails), and the floors (a raw ASGI app on
+# the same uvicorn, in-process predict_proba). Replaces its section of docs/BENCHMARKS.md.
 if want serving; then
 BENTO_VENV=benchmarks/.venv-bentoml
 if ! "$BENTO_VENV/bin/python" -c "import bentoml, sklearn, joblib" >/dev/null 2>&1; then
@@ -61,7 +64,7 @@ if ! "$BENTO_VENV/bin/python" -c "import bentoml, sklearn, joblib" >/dev/null 2>
 fi
 echo "== serving" >&2
 "$OUR_PY" benchmarks/bench_serving.py run --workdir "$work/serving" \
-  --out "$results/serving.json" --seconds "${SERVE_SECONDS:-8}"
+  --out "$results/serving.json" --seconds "${SERVE_SECONDS:-5}" --repeat "$REPEAT"
 "$OUR_PY" benchmarks/bench_serving.py report "$results/serving.json" --markdown docs/BENCHMARKS.md
 fi
 
@@ -96,7 +99,7 @@ echo "== loop" >&2
 PIN=""
 if command -v taskset >/dev/null 2>&1; then PIN="taskset -c 0,1"; fi
 (cd "$work" && $PIN "$OLDPWD/$OUR_PY" "$OLDPWD/benchmarks/bench_loop.py" run \
-  --workdir "$work/loop" --out "$OLDPWD/$results/loop.json")
+  --workdir "$work/loop" --out "$OLDPWD/$results/loop.json" --repeat "${LOOP_REPEAT:-5}")
 "$OUR_PY" benchmarks/bench_loop.py report "$results/loop.json" --markdown docs/BENCHMARKS.md
 fi
 
@@ -105,6 +108,6 @@ if want recipes; then
 echo "== recipes" >&2
 case "$RECIPES_PY" in /*) recipes_py=$RECIPES_PY ;; *) recipes_py=$PWD/$RECIPES_PY ;; esac
 (cd "$work" && "$recipes_py" "$OLDPWD/benchmarks/bench_recipes.py" run \
-  --workdir "$work/recipes" --out "$OLDPWD/$results/recipes.json")
+  --workdir "$work/recipes" --out "$OLDPWD/$results/recipes.json" --repeat "$REPEAT")
 "$OUR_PY" benchmarks/bench_recipes.py report "$results/recipes.json" --markdown docs/BENCHMARKS.md
 fi
