@@ -4,10 +4,13 @@ back, and a worker killed with SIGKILL replaced without losing an accepted reque
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import select
 import signal
+import sqlite3
 import threading
 import time
 import uuid
@@ -64,14 +67,40 @@ class Env:
 
     def requests_total(self) -> float:
         """``modelyard_requests_total`` of answered (200) predictions, from ``/metrics``."""
-        answer = self.http.get("/metrics")
+        answer = self.http.get("/metrics", headers={"connection": "close"})  # any worker
         assert answer.status_code == 200
         return sum(s.value for f in text_string_to_metric_families(answer.text)
                    if f.name == "modelyard_requests" for s in f.samples
                    if s.name == "modelyard_requests_total" and s.labels["status"] == "200")
 
+    def stats(self) -> dict[str, Any]:
+        """``/v1/models/cancer/stats`` over a fresh connection (any worker may answer)."""
+        answer = self.http.get("/v1/models/cancer/stats", headers={"connection": "close"})
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    def live_rows(self) -> int:
+        """Rows in the champion's live drift view (any worker may answer)."""
+        deadline = time.monotonic() + 20
+        while (answer := self.http.get("/v1/models/cancer/monitor/live",
+                                        headers={"connection": "close"})).status_code == 503:
+            assert time.monotonic() < deadline, "the live view was never built"
+            time.sleep(0.1)
+        assert answer.status_code == 200, answer.text
+        return int(answer.json()["rows"])
+
+    def shared_db(self) -> Path:
+        """The workers' shared SQLite file (from a worker's environment)."""
+        pid = min(self.workers())
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        (info,) = [e for e in environ if e.startswith(b"MODELYARD_SERVE_WORKER=")]
+        return Path(json.loads(info.partition(b"=")[2])["dir"]) / "shared.db"
+
     def predict(self, i: int) -> dict[str, Any]:
-        answer = self.http.post("/v1/models/cancer/predict", json=[self.records[i]])
+        # a connection each, so the kernel spreads the requests over the workers
+        answer = self.http.post("/v1/models/cancer/predict", json=[self.records[i]],
+                                headers={"connection": "close"})
         assert answer.status_code == 200, answer.text
         body: dict[str, Any] = answer.json()
         return body
@@ -159,7 +188,7 @@ def _start(env: Env, challenger: int, share: float) -> int:
                                             canary_share=share)
     deadline = time.monotonic() + 30
     while True:  # every worker must have loaded the challenger
-        r = env.http.get("/v1/models/cancer/stats").json()["rollout"]
+        r = env.stats()["rollout"]
         if r and r["id"] == rollout.id and r["challenger_loaded"]:
             return rollout.id
         assert time.monotonic() < deadline, f"the workers never loaded v{challenger}"
@@ -167,6 +196,8 @@ def _start(env: Env, challenger: int, share: float) -> int:
 
 
 def test_rollout_stats_and_feedback_merge_across_workers(env: Env) -> None:
+    time.sleep(1.5)  # quiet for a second: each worker has written its sketches since
+    live_before = env.live_rows()
     rollout = _start(env, 2, 0.5)
     try:
         answered: dict[str, int] = {}  # request id -> version
@@ -177,29 +208,37 @@ def test_rollout_stats_and_feedback_merge_across_workers(env: Env) -> None:
         assert min(by_version.values()) > 20, by_version
         # every read, whichever worker answers it, counts every request once
         for _ in range(6):
-            versions = env.http.get("/v1/models/cancer/stats").json()["versions"]
+            versions = env.stats()["versions"]
             assert {v: versions[str(v)]["requests"] for v in (1, 2)} == by_version
+        # each worker answered some: its own rows in the shared file count them
+        with contextlib.closing(sqlite3.connect(env.shared_db())) as db:
+            rows = db.execute("SELECT pid, body FROM stats WHERE rollout = ?",
+                              (rollout,)).fetchall()
+        per_worker: dict[int, int] = {}
+        for pid, body in rows:
+            per_worker[pid] = per_worker.get(pid, 0) + json.loads(body)["requests"]
+        assert len([n for n in per_worker.values() if n > 0]) == 2, per_worker
+        assert sum(per_worker.values()) == len(answered)
         # labels sent at once reach the predictions of whichever worker made them
         ids = list(answered)
         scored = 0
         for start in range(0, len(ids), 20):
             items = [{"request_id": rid, "label": env.labels[start + k]}
                      for k, rid in enumerate(ids[start:start + 20])]
-            answer = env.http.post("/v1/models/cancer/feedback", json={"items": items})
+            answer = env.http.post("/v1/models/cancer/feedback", json={"items": items},
+                                   headers={"connection": "close"})
             assert answer.status_code == 200, answer.text
             assert answer.json()["stored"] == len(items)
             scored += answer.json()["scored"]
         assert scored == len(answered)
         for _ in range(4):
-            versions = env.http.get("/v1/models/cancer/stats").json()["versions"]
+            versions = env.stats()["versions"]
             assert {v: versions[str(v)]["labelled"] for v in (1, 2)} == by_version
             assert versions["1"]["accuracy"] > 0.9 and versions["2"]["accuracy"] > 0.9
-        # the live drift view counts the rows every worker served
+        # the live drift view of v1 counts the rows every worker served with it
         deadline = time.monotonic() + 5
-        while (live := env.http.get("/v1/models/cancer/monitor/live")).json().get("rows", 0) \
-                < by_version[1]:
-            assert live.status_code in (200, 503), live.text
-            assert time.monotonic() < deadline, live.text
+        while (rows := env.live_rows()) != live_before + by_version[1]:
+            assert time.monotonic() < deadline, (rows, live_before, by_version)
             time.sleep(0.2)
     finally:
         env.yard.store.rollouts.end(rollout, outcome="rolled_back", reason="test")
@@ -232,8 +271,10 @@ class Traffic:
                 rid = f"t{n}-{i}-{uuid.uuid4().hex[:8]}"
                 for _ in range(20):
                     try:
+                        # a connection each: the kernel spreads them over the workers
                         r = http.post("/v1/models/cancer@champion/predict",
-                                      json=self.records[i % 500], headers={"x-request-id": rid})
+                                      json=self.records[i % 500],
+                                      headers={"x-request-id": rid, "connection": "close"})
                     except (httpx.ConnectError, httpx.ReadError, httpx.WriteError,
                             httpx.RemoteProtocolError):
                         with self._lock:

@@ -17,7 +17,8 @@ def serve(
         metavar="MODEL...", help="References to serve: fraud@champion, fraud/versions/2, churn.")],
     host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on [8000].")] = None,
-    workers: Annotated[int | None, typer.Option(help="Server processes [1].")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Server processes on the port, seen as one service (metrics, stats) [1].")] = None,
     max_batch_size: Annotated[int | None, typer.Option(
         help="Most rows per model call [64].")] = None,
     max_batch_wait_ms: Annotated[float | None, typer.Option(

@@ -54,6 +54,7 @@ __all__ = ["RolloutRoute", "Router", "VersionStats"]
 
 _LOG = logging.getLogger("modelyard.serve")
 _SAMPLES = 8192  # latencies kept per version for the percentiles
+_LATENCY_TICKS = 5  # a worker writes its latency samples every 5th flush (0.5 s)
 _COUNTERS = ("requests", "errors", "fallbacks", "labelled", "correct", "abs_error",
              "regression", "since")
 
@@ -248,6 +249,7 @@ class Router:
         self._shared: SharedState | None = None
         self._pid = 0
         self._flushing = asyncio.Lock()
+        self._ticks = 0
 
     def share(self, shared: SharedState, pid: int) -> None:
         """Merge this router's rollouts with the other workers' through ``shared``."""
@@ -315,9 +317,10 @@ class Router:
         shared = self._shared
         if route is None or shared is None:
             return self.stats(name)
-        await self.flush()
+        arrived = time.time()
+        await self.flush(latencies=True)
+        live = await self._caught_up(shared, arrived)
         rows = await asyncio.to_thread(shared.stats, route.rollout.id)
-        live = await asyncio.to_thread(shared.live_pids)
         parts: dict[int, list[tuple[str, bytes]]] = {}
         loaded_at: set[int] = set()
         challenger = route.rollout.challenger_version
@@ -346,11 +349,7 @@ class Router:
         rollout = route.rollout.id
         matched, unmatched = await asyncio.to_thread(shared.match, rollout, labels)
         if unmatched:  # answered by another worker that has not written it yet
-            others = (await asyncio.to_thread(shared.live_pids)) - {self._pid}
-            deadline = time.monotonic() + 20 * FLUSH_S
-            while time.monotonic() < deadline and not await asyncio.to_thread(
-                    shared.flushed_since, others, arrived):
-                await asyncio.sleep(FLUSH_S / 4)
+            await self._caught_up(shared, arrived)
             more, _ = await asyncio.to_thread(shared.match, rollout, unmatched)
             matched += more
         for version, regression, prediction, label in matched:
@@ -360,21 +359,38 @@ class Router:
                 stats.observe_label(prediction, label)
         return len(matched)
 
-    async def flush(self) -> None:
-        """Write this worker's counters and remembered answers to the shared place."""
+    async def _caught_up(self, shared: SharedState, arrived: float) -> set[int]:
+        """Wait (at most ``20 * FLUSH_S``) until every other ready worker has written what
+        it answered before ``arrived``; returns the ready workers' pids."""
+        live = await asyncio.to_thread(shared.live_pids)
+        others = live - {self._pid}
+        deadline = time.monotonic() + 20 * FLUSH_S
+        while time.monotonic() < deadline and not await asyncio.to_thread(
+                shared.flushed_since, others, arrived):
+            await asyncio.sleep(FLUSH_S / 4)
+        return live
+
+    async def flush(self, *, latencies: bool = False) -> None:
+        """Write this worker's counters and remembered answers to the shared place (and its
+        latencies, up to 64 KB a version, when asked or every ``_LATENCY_TICKS`` calls)."""
         shared = self._shared
         if shared is None:
             return
         async with self._flushing:
+            self._ticks += 1
+            latencies = latencies or self._ticks % _LATENCY_TICKS == 0
             at = time.time()
             work: list[tuple[int | None, list[StatsRow], list[Any]]] = []
             for route in self.routes.values():
                 pending, route.pending = route.pending or [], []
                 challenger = route.rollout.challenger_version
-                stats: list[StatsRow] = [
-                    (v, v != challenger or route.challenger is not None, *s.snapshot())
-                    for v, s in route.stats.items()]
+                stats: list[StatsRow] = []
+                for v, s in route.stats.items():
+                    counters, samples = s.snapshot()
+                    stats.append((v, v != challenger or route.challenger is not None,
+                                  counters, samples if latencies else None))
                 work.append((route.rollout.id, stats, pending))
+            routes = list(self.routes.values())
             if not work:
                 work.append((None, [], []))
 
@@ -384,7 +400,7 @@ class Router:
                                                 for rid, v, reg, p in pending]
                     shared.flush(self._pid, rollout, stats, answers, at)
                 if any(pending for _, _, pending in work):
-                    shared.prune()
+                    shared.prune(min(r.rollout.id for r in routes))
 
             await asyncio.to_thread(write)
 

@@ -49,8 +49,9 @@ CREATE TABLE IF NOT EXISTS sketches (
     PRIMARY KEY (pid, version_id));
 """
 
-#: a stats row: (version, challenger loaded here, counters as JSON, latency samples)
-StatsRow = tuple[int, bool, str, bytes]
+#: a stats row: (version, challenger loaded here, counters as JSON, latency samples or
+#: ``None`` to keep those written before)
+StatsRow = tuple[int, bool, str, "bytes | None"]
 #: a remembered answer: (request id, version, regression, predictions as JSON)
 AnswerRow = tuple[str, int, bool, str]
 
@@ -162,8 +163,11 @@ class SharedState:
             try:
                 if rollout is not None:
                     db.executemany(
-                        "INSERT OR REPLACE INTO stats VALUES (?, ?, ?, ?, ?, ?)",
-                        [(rollout, pid, v, int(loaded), body, latency)
+                        "INSERT INTO stats VALUES (?, ?, ?, ?, ?, COALESCE(?, x'')) "
+                        "ON CONFLICT DO UPDATE SET loaded = excluded.loaded, "
+                        "body = excluded.body, latency = CASE WHEN ? IS NULL THEN latency "
+                        "ELSE excluded.latency END",
+                        [(rollout, pid, v, int(loaded), body, latency, latency)
                          for v, loaded, body, latency in stats])
                     db.executemany(
                         "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, '0')",
@@ -174,14 +178,14 @@ class SharedState:
                 db.execute("ROLLBACK")
                 raise
 
-    def prune(self) -> None:
+    def prune(self, oldest_open: int) -> None:
         """Forget all but the newest ``KEPT_ANSWERS`` answers, and the stats and answers of
-        rollouts other than the newest."""
+        rollouts older than ``oldest_open`` (the oldest open one: ids only grow)."""
         with self._lock:
             db = self._connect()
             db.execute("DELETE FROM answers WHERE rowid <= (SELECT MAX(rowid) FROM answers) "
-                       "- ?", (KEPT_ANSWERS,))
-            db.execute("DELETE FROM stats WHERE rollout < (SELECT MAX(rollout) FROM stats)")
+                       "- ? OR rollout < ?", (KEPT_ANSWERS, oldest_open))
+            db.execute("DELETE FROM stats WHERE rollout < ?", (oldest_open,))
 
     def stats(self, rollout: int) -> list[tuple[int, int, bool, str, bytes]]:
         """Every worker's ``(pid, version, loaded, counters, latencies)`` for ``rollout``."""
