@@ -26,6 +26,8 @@ def serve(
     log_dir: Annotated[Path | None, typer.Option(
         help="Prediction log folder [.modelyard/predictions].")] = None,
     log_level: Annotated[str, typer.Option(help="Server log level.")] = "info",
+    ui: Annotated[bool, typer.Option(
+        "--ui", help="Also serve the dashboard at /ui (one worker).")] = False,
     project: ProjectOpt = None,
     db_url: DbOpt = None,
 ) -> None:
@@ -40,4 +42,11 @@ def serve(
                  "serve_workers": workers, "max_batch_size": max_batch_size,
                  "max_batch_wait_ms": max_batch_wait_ms}
     settings = load_settings(project, **overrides)
-    run(refs, settings=settings, overrides=overrides, log_root=log_dir, log_level=log_level)
+    run(refs, settings=settings, overrides=overrides, log_root=log_dir, log_level=log_level,
+        extend=_mount_dashboard if ui else None)
+
+
+def _mount_dashboard(app: Any, yard: Any, metrics: Any) -> None:
+    from ..ui import mount_ui
+
+    mount_ui(app, yard, path="/ui", metrics=metrics)

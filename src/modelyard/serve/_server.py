@@ -15,13 +15,19 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..errors import InvalidInput
 from ._supervisor import Supervisor
 from ._worker import SPEC_ENV
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from ..yard import Yard
 
 __all__ = ["serve"]
 
@@ -33,6 +39,7 @@ def serve(
     overrides: dict[str, Any] | None = None,
     log_root: str | Path | None = None,
     log_level: str = "info",
+    extend: Callable[[FastAPI, Yard, Callable[[], bytes]], None] | None = None,
 ) -> None:
     """Serve ``refs`` until SIGTERM or Ctrl-C; blocks.
 
@@ -42,10 +49,13 @@ def serve(
         overrides: the explicit settings (flags) to pass on to worker processes.
         log_root: where the prediction log goes (``<state_dir>/predictions``).
         log_level: uvicorn's log level.
+        extend: called with the app, the yard and the server's ``/metrics`` text before it
+            starts, to mount more on it (the CLI mounts the dashboard with ``--ui``); one
+            worker only, since worker processes build their app from settings alone.
 
     Raises:
         NotFound: a reference that names nothing (checked before listening).
-        InvalidInput: a bad reference, port or worker count.
+        InvalidInput: a bad reference, port or worker count, or ``extend`` with workers.
 
     Example:
         >>> serve(["fraud@champion"], settings=load_settings())  # doctest: +SKIP
@@ -56,6 +66,9 @@ def serve(
         raise InvalidInput(f"port {settings.serve_port} is not a TCP port (0-65535)")
     if settings.serve_workers < 1:
         raise InvalidInput(f"workers must be at least 1, not {settings.serve_workers}")
+    if extend is not None and settings.serve_workers > 1:
+        raise InvalidInput("the dashboard mounts in a one-worker server; with several "
+                           "workers run `modelyard ui --server-url URL` beside it")
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     common: dict[str, Any] = dict(host=settings.serve_host, port=settings.serve_port,
                                   log_level=log_level, access_log=False, lifespan="on",
@@ -68,6 +81,8 @@ def serve(
         yard = Yard(settings)
         try:
             app = create_app(yard, refs, log_root=log_root)
+            if extend is not None:
+                extend(app, yard, app.state.modelyard.metrics.render)
             uvicorn.Server(uvicorn.Config(app, **common)).run()
         finally:
             yard.close()
