@@ -29,8 +29,6 @@ from .errors import Unauthorized as Unauthorized
 from .errors import ValidationFailed as ValidationFailed
 
 if TYPE_CHECKING:
-    from .yard import Yard as Yard
-    from .yard import open as open
     from .serve import Client as Client
     from .tracking import active_run as active_run
     from .tracking import autolog as autolog
@@ -39,6 +37,8 @@ if TYPE_CHECKING:
     from .tracking import log_param as log_param
     from .tracking import log_params as log_params
     from .tracking import set_tag as set_tag
+    from .yard import Yard as Yard
+    from .yard import open as open
 
 __version__ = "0.1.0"
 

@@ -69,7 +69,7 @@ def test_a_user_pipeline_is_tuned_by_its_final_steps_names(yard: modelyard.Yard)
                                                         "log": True}}},
     })
     fitted = yard.models.load(result.ref).model
-    assert fitted.steps[-1][1].C == pytest.approx(result.best_params["C"])
+    assert pytest.approx(result.best_params["C"]) == fitted.steps[-1][1].C
 
 
 def test_names_resolve_to_the_predicting_step_and_wrong_ones_are_named() -> None:
@@ -81,7 +81,7 @@ def test_names_resolve_to_the_predicting_step_and_wrong_ones_are_named() -> None
     outer = Pipeline([("preprocess", StandardScaler()), ("model", inner)])
     assert resolve_names(outer, ["C", "model__clf__tol"]) == {
         "C": "model__clf__C", "model__clf__tol": "model__clf__tol"}
-    with pytest.raises(InvalidInput, match="cannot tune learning_rate.*its parameters: C"):
+    with pytest.raises(InvalidInput, match=r"cannot tune learning_rate.*its parameters: C"):
         resolve_names(outer, ["learning_rate"])
     text = Pipeline([("tfidf", TfidfVectorizer()), ("clf", LogisticRegression())])
     assert resolve_names(text, ["max_iter"]) == {"max_iter": "clf__max_iter"}
