@@ -45,20 +45,46 @@ def test_fraud_on_a_slice_stores_the_threshold_with_the_version(tmp_path: Path) 
         assert set(result.notes) >= {"baseline", "boosted", "champion_estimator"}
 
 
+def test_fraud_chooses_on_validation_and_scores_only_the_champion_on_test(
+        tmp_path: Path) -> None:
+    with modelyard.open(tmp_path) as yard:
+        result = get_recipe("fraud").run(yard, RecipeOptions(rows=1500, loop=False,
+                                                             quiet=True))
+        selection = result.notes["selection"]
+        validation = selection["validation"]
+        assert selection["chosen"] == max(validation, key=validation.get)
+        # the candidates never saw the test rows: they are a dataset of their own
+        train = yard.datasets.load("lending_club@1")
+        test = yard.datasets.load("lending_club_test@1")
+        assert len(train) + len(test) == result.notes["rows"] == len(load_loans(1500))
+        key = ["annual_inc", "int_rate", "funded_amnt", "term", "sub_grade", "addr_state"]
+        assert not set(map(tuple, train[key].to_numpy().tolist())) & set(
+            map(tuple, test[key].to_numpy().tolist()))
+        # exactly one run scored the test rows, and it scored the champion
+        scoring = [r for r in yard.runs.list(experiment="fraud")
+                   if r.tags.get("split") == "test"]
+        assert len(scoring) == 1
+        champion = yard.models.get("fraud@champion")
+        assert scoring[0].tags["scores"] == champion.ref
+        assert scoring[0].metrics["test_pr_auc"] == pytest.approx(result.metrics["pr_auc"])
+
+
 @pytest.mark.slow
 def test_fraud_goes_the_whole_way_the_loop_answers_the_drift(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with modelyard.open(tmp_path) as yard:
-        result = get_recipe("fraud").run(yard, RecipeOptions(rows=1500, loop=True))
+        result = get_recipe("fraud").run(yard, RecipeOptions(rows=3000, loop=True))
         out = capsys.readouterr().out
         # The drift alerts that start the loop are narrated among its events, once.
         opened = re.findall(r"\[\+ *[\d.]+s\] \d+ alerts? opened: feature_psi on (\w+)", out)
         assert len(opened) == len(set(opened)) >= 1
         loop = result.notes["loop"]
         assert loop["failed"] == 0
-        assert loop["outcome"] in ("promoted", "gate.rejected", "rolled_back")
-        assert result.metrics["latency_p50_ms"] > 0
+        # half of the new channel's risky loans go bad: the retrained model must win
+        assert loop["outcome"] == "promoted", loop["reason"]
+        assert result.metrics["http_latency_p50_ms"] > 0
         kinds = [e.kind for e in yard.loop.history("fraud")]
-        assert "retrain.finished" in kinds
-        trained_on = yard.models.get(f"fraud/versions/{max(result.champion_version, 3)}")
-        assert trained_on.version >= 3
+        assert kinds[:6] == ["trigger", "retrain.started", "retrain.finished", "gate.passed",
+                             "rollout.shadow", "rollout.canary"] and "promoted" in kinds
+        assert result.champion_version == 3
+        assert yard.models.get("fraud@champion").dataset_ref == "lending_club@2"

@@ -36,7 +36,9 @@ class RecipeResult:
     Attributes:
         model: the registered model's name.
         champion_version: the version ``<model>@champion`` points at when the recipe ends.
-        metrics: the champion's figures (test-set metrics, serving latency ...).
+        metrics: the champion's figures: its metrics on the test rows (which chose nothing),
+            ``api_latency_*_ms`` (in-process requests through the prediction API) and
+            ``http_latency_*_ms`` (a client over real HTTP while the loop ran).
         notes: anything else worth reporting (baselines, thresholds, the loop's outcome).
     """
 

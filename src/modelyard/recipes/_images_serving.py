@@ -20,7 +20,8 @@ __all__ = ["serving_latency_ms"]
 
 
 def serving_latency_ms(yard: Yard, ref: str, records: list[dict[str, Any]]) -> dict[str, float]:
-    """p50 and p99 latency (ms) of one-record requests to ``ref``, one after another.
+    """p50 and p99 latency (ms) of one-record requests to ``ref``, one after another, through
+    the app in-process (``api_latency_p50_ms``, ``api_latency_p99_ms``; no socket).
 
     Args:
         yard: the yard whose registry holds the model.
@@ -51,5 +52,5 @@ def serving_latency_ms(yard: Yard, ref: str, records: list[dict[str, Any]]) -> d
                 timings.append((time.perf_counter() - began) * 1000)
 
     asyncio.run(main())
-    return {"latency_p50_ms": float(np.percentile(timings, 50)),
-            "latency_p99_ms": float(np.percentile(timings, 99))}
+    return {"api_latency_p50_ms": float(np.percentile(timings, 50)),
+            "api_latency_p99_ms": float(np.percentile(timings, 99))}

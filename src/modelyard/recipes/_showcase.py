@@ -44,6 +44,7 @@ class ShowcaseResult:
             ``batch_rows``-row requests over real HTTP.
         seconds_to_outcome: from planting the drift to the outcome.
         events: ``(seconds after planting, kind, message)`` of every loop event.
+        batch_rows: rows per request of the client whose latency is ``latency_ms``.
     """
 
     outcome: str
@@ -53,6 +54,21 @@ class ShowcaseResult:
     latency_ms: dict[str, float] = field(default_factory=dict)
     seconds_to_outcome: float = float("nan")
     events: tuple[tuple[float, str, str], ...] = ()
+    batch_rows: int = 0
+
+    @property
+    def reason(self) -> str:
+        """The loop's own words for the outcome: the message of its last event."""
+        return self.events[-1][2] if self.events else ""
+
+    def to_notes(self) -> dict[str, Any]:
+        """Plain data for a recipe's notes: the outcome with the loop's reason, who
+        answered, failures, and the HTTP latency measured while the loop ran."""
+        return {"outcome": self.outcome, "reason": self.reason, "answers": self.answers,
+                "failed": self.failed, "seconds_to_outcome": self.seconds_to_outcome,
+                "http_latency_ms": dict(self.latency_ms), "http_rows_per_request":
+                    self.batch_rows,
+                "events": [list(e) for e in self.events]}
 
 
 def _free_port() -> int:
@@ -157,6 +173,7 @@ def showcase_loop(
     first_step: int = 1,
     batch_rows: int = 5,
     timeout_s: float = 180.0,
+    monitor_window: str = "last:600",
 ) -> ShowcaseResult:
     """Serve ``<model>@champion``, stream traffic, plant drift, and let the loop answer.
 
@@ -186,6 +203,8 @@ def showcase_loop(
         first_step: the number of the first narrated step.
         batch_rows: rows per request.
         timeout_s: how long to wait for the loop's outcome after planting.
+        monitor_window: the predictions the loop's monitor compares with the reference
+            each pass (``last:N``); more of them make the drift statistics less noisy.
 
     Returns:
         The outcome, who answered, failures, latency and the loop's events.
@@ -250,9 +269,11 @@ def showcase_loop(
         yard.loop.set_policy(Policy(
             model,
             triggers=TriggerPolicy(drift=trigger == "drift", new_data=trigger == "new_data",
-                                   monitor_window="last:600"),
+                                   monitor_window=monitor_window),
             retrain=RetrainPolicy(tune_trials=0),
-            gate=GatePolicy(metric=gate_metric, bootstrap_samples=200),
+            # the same latency budget as the rollout's: one-row predictions in-process on a
+            # busy 2-core machine reach 100 ms (the default) while the better model waits
+            gate=GatePolicy(metric=gate_metric, bootstrap_samples=200, latency_budget_ms=500),
             rollout=RolloutPolicy(server_url=url, shadow_s=3, canary_share=0.3, canary_s=6,
                                   min_requests=10, poll_s=0.25, max_latency_p99_ms=500)))
         runner = threading.Thread(target=yard.loop.run_forever,
@@ -268,6 +289,7 @@ def showcase_loop(
 
         step(n + 2, f"Plant drift: {drift_story}; new labels arrive")
         later = drifted.drop(columns=[target]) if drifted_traffic is None else drifted_traffic
+        switched = time.time()
         client.rows = _records(later.sample(frac=1.0, random_state=2))
         new = yard.datasets.ingest(drifted, name=dataset,
                                    description=f"after the drift: {drift_story}, labelled")
@@ -284,8 +306,14 @@ def showcase_loop(
                 lines.append((event.at - planted, f"[bold]{event.kind}[/]: {event.message}"))
             for at, line in sorted(lines, key=lambda item: item[0]):
                 say(f"  [+{at:5.1f}s] {line}")
-            if events and events[-1].kind in _FINAL:
-                outcome = events[-1].kind
+            # The answer to the planted drift: the first cycle triggered after it. A cycle a
+            # noisy small sample started before it is narrated, not taken for the answer.
+            after = [e for e in events if e.at >= switched]
+            started = next((i for i, e in enumerate(after) if e.kind == "trigger"), None)
+            ended = None if started is None else next(
+                (e for e in after[started:] if e.kind in _FINAL), None)
+            if ended is not None:
+                outcome = ended.kind
                 break
             time.sleep(0.3)
         took = time.time() - planted
@@ -305,7 +333,7 @@ def showcase_loop(
             outcome=outcome, champion_version=now, answers=dict(client.by_version),
             failed=client.failed, latency_ms=_percentiles(client.latencies),
             seconds_to_outcome=took if outcome != "timeout" else float("nan"),
-            events=tuple(seen))
+            events=tuple(seen), batch_rows=batch_rows)
     finally:
         for logger in loggers:
             logger.removeHandler(quiet)
