@@ -55,12 +55,13 @@ def summary(values: Iterable[float | None], *, failed_as: float = math.inf) -> d
 
 
 def fmt(x: float, unit: str = "") -> str:
-    """A number with as many digits as it deserves (1,234 / 12.3 / 1.23)."""
+    """A number with as many digits as it deserves (1,234 / 12.3 / 1.23 / 0.123)."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     if math.isinf(x):
         return "failed"
-    text = f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.1f}" if abs(x) >= 10 else f"{x:,.2f}"
+    digits = 0 if abs(x) >= 100 else 1 if abs(x) >= 10 else 2 if abs(x) >= 1 else 3
+    text = f"{x:,.{digits}f}"
     return text + unit
 
 

@@ -145,7 +145,7 @@ def _outcome(runs: list[dict[str, Any]]) -> tuple[str, list[str]]:
     return counted, reasons
 
 
-def report(path: Path, markdown: Path | None) -> str:
+def report(path: Path, markdown: Path | None, pages: Path | None = None) -> str:
     doc = json.loads(path.read_text(encoding="utf-8"))
     lines = [SECTION, "",
              "Each recipe in full in fresh projects: ingest, validate, train the candidates "
@@ -179,12 +179,16 @@ def report(path: Path, markdown: Path | None) -> str:
                            for r in good} - {None})
         http = _latency(good, "http_latency")
         if rows_per and http != "not measured":
-            http += f" ({', '.join(map(str, rows_per))} rows)"
+            http += f" ({', '.join(map(str, rows_per))} rows a request)"
         outcome, reasons = _outcome(good)
         notes += [f"- {name}: {reason}" for reason in reasons]
         total = summary(r["seconds"] for r in entry["runs"])
         lines.append(f"| {name} | {run_note} | {_figures(good)} | {_validation(good)} | {http} "
                      f"| {_latency(good, 'api_latency')} | {outcome} | {spread(total)} |")
+    for name in ("fraud", "images", "movies", "sentiment"):
+        if name not in doc["recipes"]:
+            lines.append(f"| {name} | not run by this invocation | see docs/recipes/{name}.md "
+                         "(older figures, dated there) | | | | | |")
     if notes:
         lines += ["", "The loop's own reasons, where it did not promote, and failed runs:", "",
                   *notes]
@@ -194,7 +198,53 @@ def report(path: Path, markdown: Path | None) -> str:
     text = "\n".join([*lines, ""])
     if markdown is not None:
         replace_section(markdown, SECTION, text)
+    if pages is not None:
+        for name, entry in doc["recipes"].items():
+            page = pages / f"{name}.md"
+            if page.exists() and "runs" in entry:
+                replace_section(page, PAGE_SECTION, _page(name, entry))
     return text
+
+
+PAGE_SECTION = "## Figures from the last benchmark run"
+
+
+def _page(name: str, entry: dict[str, Any]) -> str:
+    """The generated figures at the end of ``docs/recipes/<name>.md``."""
+    m = entry["machine"]
+    good = [r for r in entry["runs"] if "failed" not in r]
+    lines = [PAGE_SECTION, "",
+             f"Written by `benchmarks/bench_recipes.py report --pages docs/recipes` from the "
+             f"run of {m['date']} ({len(entry['runs'])} full run(s) in fresh projects; "
+             f"{m['cpus']} CPU cores, {m['platform']}, Python {m['python']}; load at the "
+             f"start `{m['uptime']}`). Figures: median (min-max) of the runs.", ""]
+    for r in entry["runs"]:
+        if "failed" in r:
+            lines.append(f"- a run **failed** after {r['seconds']} s: {r['failed']}")
+    if not good:
+        return "\n".join([*lines, ""])
+    outcome, reasons = _outcome(good)
+    lines += [f"- the champion on the test set (rows that trained and chose nothing): "
+              f"{_figures(good)}",
+              f"- the candidates {_validation(good)}",
+              f"- HTTP latency while the loop ran, p50 / p99 ms: {_latency(good, 'http_latency')}"
+              + "".join(f" ({n} rows a request)" for n in sorted(
+                  {r["notes"].get("loop", {}).get("http_rows_per_request") for r in good}
+                  - {None})),
+              f"- API latency in-process before the loop, p50 / p99 ms: "
+              f"{_latency(good, 'api_latency')}",
+              f"- the loop: {outcome}",
+              *[f"- the loop's reason: {reason}" for reason in reasons],
+              f"- the whole recipe: {spread(summary(r['seconds'] for r in entry['runs']), ' s')}",
+              "", "Packages: " + ", ".join(f"{k} {v}" for k, v in entry["versions"].items())
+              + ".", ""]
+    last = good[-1]["notes"].get("loop", {}).get("events") or []
+    if last:
+        lines += ["The loop's events in the last run (seconds after the drift was planted):",
+                  "", "| after | event | message |", "| ---: | --- | --- |",
+                  *[f"| {at:.1f} s | {kind} | {message.replace('|', '/')} |"
+                    for at, kind, message in last], ""]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -210,11 +260,12 @@ def main() -> None:
     rep = sub.add_parser("report")
     rep.add_argument("path", type=Path)
     rep.add_argument("--markdown", type=Path)
+    rep.add_argument("--pages", type=Path, help="docs/recipes: write each recipe's figures")
     args = p.parse_args()
     if args.cmd == "run":
         run(args.workdir, args.out, args.only, args.rows, not args.no_loop, args.repeat)
     else:
-        print(report(args.path, args.markdown))
+        print(report(args.path, args.markdown, args.pages))
 
 
 if __name__ == "__main__":

@@ -107,7 +107,8 @@ fi
 if want recipes; then
 echo "== recipes" >&2
 case "$RECIPES_PY" in /*) recipes_py=$RECIPES_PY ;; *) recipes_py=$PWD/$RECIPES_PY ;; esac
-(cd "$work" && "$recipes_py" "$OLDPWD/benchmarks/bench_recipes.py" run \
+(cd "$work" && "$recipes_py" "$OLDPWD/benchmarks/bench_recipes.py" run ${RECIPES:+--only $RECIPES} \
   --workdir "$work/recipes" --out "$OLDPWD/$results/recipes.json" --repeat "$REPEAT")
-"$OUR_PY" benchmarks/bench_recipes.py report "$results/recipes.json" --markdown docs/BENCHMARKS.md
+"$OUR_PY" benchmarks/bench_recipes.py report "$results/recipes.json" --markdown docs/BENCHMARKS.md \
+  --pages docs/recipes
 fi
