@@ -8,6 +8,11 @@ bash scripts/setup.sh
 
 if [ "${MODELYARD_TEST_PG:-1}" != 0 ] && [ -z "${MODELYARD_TEST_PG_URL:-}" ]; then
   eval "$(bash scripts/postgres.sh start)"
+  # a failing script inside $(...) does not stop this one: CI must not skip PostgreSQL
+  if [ "${CI:-}" = true ] && [ -z "${MODELYARD_TEST_PG_URL:-}" ]; then
+    echo "CI=true: no PostgreSQL server for the store tests" >&2
+    exit 1
+  fi
   if [ -n "${MODELYARD_TEST_PG_DIR:-}" ]; then
     trap 'bash scripts/postgres.sh stop "$MODELYARD_TEST_PG_DIR"' EXIT
   fi
