@@ -84,7 +84,14 @@ def test_fraud_goes_the_whole_way_the_loop_answers_the_drift(
         assert loop["outcome"] == "promoted", loop["reason"]
         assert result.metrics["http_latency_p50_ms"] > 0
         kinds = [e.kind for e in yard.loop.history("fraud")]
-        assert kinds[:6] == ["trigger", "retrain.started", "retrain.finished", "gate.passed",
-                             "rollout.shadow", "rollout.canary"] and "promoted" in kinds
-        assert result.champion_version == 3
-        assert yard.models.get("fraud@champion").dataset_ref == "lending_club@2"
+        # The cycle that answers the drift goes the whole way. On a loaded machine a latency
+        # alert before the drift can start an earlier cycle, which the gate rejects (same
+        # data, no better model): allowed, as long as the answer to the drift is this one.
+        last = len(kinds) - 1 - kinds[::-1].index("trigger")
+        assert kinds[last:] == ["trigger", "retrain.started", "retrain.finished",
+                                "gate.passed", "rollout.shadow", "rollout.canary",
+                                "promoted"], kinds
+        assert all(k != "promoted" for k in kinds[:last]), kinds
+        champion = yard.models.get("fraud@champion")
+        assert champion.version == result.champion_version
+        assert champion.dataset_ref == "lending_club@2"
