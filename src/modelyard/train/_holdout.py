@@ -65,6 +65,12 @@ def _check(split: Split, got: pd.Index[Any], rows: int, what: str) -> None:
             "compare on another dataset version")
 
 
+def _recorded(lineage: Lineage, what: str) -> Split:
+    if lineage.split is None:
+        raise InvalidInput(f"{what} has no recorded split; retrain it with `modelyard train`")
+    return lineage.split
+
+
 def held_out(frame: pd.DataFrame, lineage: Lineage, *, what: str) -> pd.DataFrame:
     """The held-out rows of ``frame`` exactly as the version's training cut them.
 
@@ -77,9 +83,7 @@ def held_out(frame: pd.DataFrame, lineage: Lineage, *, what: str) -> pd.DataFram
         InvalidInput: the lineage lacks the split; Conflict: the rows differ from those
             training held out.
     """
-    split = lineage.split
-    if split is None:
-        raise InvalidInput(f"{what} has no recorded split; retrain it with `modelyard train`")
+    split = _recorded(lineage, what)
     frame = frame.dropna(subset=[lineage.target])
     features = list(lineage.features)
     missing = [c for c in [*features, lineage.target] if c not in frame.columns]
@@ -104,9 +108,7 @@ def held_out_by_user(frame: pd.DataFrame, lineage: Lineage, ranking: RankingSpec
         InvalidInput: the lineage lacks the split; Conflict: the rows differ from those
             training held out.
     """
-    split = lineage.split
-    if split is None:
-        raise InvalidInput(f"{what} has no recorded split; retrain it with `modelyard train`")
+    split = _recorded(lineage, what)
     frame = frame.dropna(subset=[ranking.user, ranking.item, lineage.target])
     past, future = split_by_user(frame, ranking, split.test_size, split.seed)
     _check(split, future.index, len(frame), what)
