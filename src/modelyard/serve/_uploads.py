@@ -22,6 +22,8 @@ def form_boundary(body: bytes, content_type: str | None) -> bytes | None:
     content type (a body parsed again for a rollout's challenger) the body's first line,
     ``--boundary``, is the evidence: JSON never starts with ``--``."""
     if content_type is not None:
+        if not content_type[:10].lower().startswith("multipart/"):
+            return None  # every JSON prediction: no multipart parser on the hot path
         from python_multipart.multipart import parse_options_header
 
         kind, options = parse_options_header(content_type)
