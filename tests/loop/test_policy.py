@@ -80,3 +80,22 @@ def test_cron_reads_shortcuts_names_and_both_day_fields_as_cron_does() -> None:
     assert either.matches(dt.datetime(2026, 1, 5, tzinfo=dt.UTC))  # Monday the 5th
     assert either.matches(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))  # Thursday the 1st
     assert not either.matches(dt.datetime(2026, 1, 6, tzinfo=dt.UTC))
+
+
+def test_latency_rollback_needs_a_challenger_slower_than_the_champion_on_the_same_machine(
+        ) -> None:
+    from modelyard.loop import RolloutPolicy
+    from modelyard.loop._rollout import VersionCounts, _too_slow
+
+    p = RolloutPolicy(max_latency_p99_ms=250.0, max_latency_ratio=2.0)
+    loaded_machine = VersionCounts(requests=400, errors=0, p99_ms=685.0)
+    champion_too = VersionCounts(requests=4000, errors=0, p99_ms=520.0)
+    assert _too_slow(loaded_machine, 400, champion_too, p) == ""
+    champion_fast = VersionCounts(requests=4000, errors=0, p99_ms=40.0)
+    reason = _too_slow(loaded_machine, 400, champion_fast, p)
+    assert "685.0 ms > 250 ms" in reason and "17.1 times the champion's 40.0 ms" in reason
+    # a handful of requests is not a p99 yet; under the budget is never a breach
+    assert _too_slow(loaded_machine, 19, champion_fast, p) == ""
+    assert _too_slow(VersionCounts(400, 0, 240.0), 400, champion_fast, p) == ""
+    # no champion figures: the budget alone decides
+    assert _too_slow(loaded_machine, 400, None, p).startswith("p99 latency 685.0 ms")

@@ -124,7 +124,12 @@ class RolloutPolicy:
         canary_s: how long the canary must hold before promotion.
         min_requests: challenger requests needed in canary before promotion.
         max_error_rate: roll back when the challenger's error share is above this.
-        max_latency_p99_ms: roll back when the challenger's p99 latency is above this.
+        max_latency_p99_ms: roll back when the challenger's p99 latency is above this
+            (judged once it has answered 20 requests in the stage) and also
+            ``max_latency_ratio`` times the champion's p99 over the same stage.
+        max_latency_ratio: see ``max_latency_p99_ms``. The champion shares the machine:
+            when both are slow, the machine is slow, not the challenger, and rolling back
+            would not help.
         max_accuracy_drop: roll back when the challenger's accuracy on labelled canary
             predictions is this far below the champion's.
         poll_s: how often the controller reads the stats.
@@ -137,6 +142,7 @@ class RolloutPolicy:
     min_requests: int = 20
     max_error_rate: float = 0.01
     max_latency_p99_ms: float = 250.0
+    max_latency_ratio: float = 2.0
     max_accuracy_drop: float = 0.05
     poll_s: float = 1.0
 
@@ -185,7 +191,8 @@ def _validate(p: Policy) -> None:
     for key, value in (("gate.margin", p.gate.margin), ("rollout.shadow_s", p.rollout.shadow_s),
                        ("rollout.canary_s", p.rollout.canary_s),
                        ("triggers.cooldown_s", p.triggers.cooldown_s),
-                       ("gate.latency_budget_ms", p.gate.latency_budget_ms)):
+                       ("gate.latency_budget_ms", p.gate.latency_budget_ms),
+                       ("rollout.max_latency_ratio", p.rollout.max_latency_ratio)):
         if value < 0:
             raise InvalidInput(f"{where}.{key} is {value}; it must not be negative")
     if p.gate.bootstrap_samples < 50:

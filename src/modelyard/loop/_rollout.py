@@ -22,7 +22,7 @@ import httpx
 from ..errors import InvalidInput
 from ..store import Rollout
 from ._audit import Audit
-from ._policy import Policy
+from ._policy import Policy, RolloutPolicy
 from ._workspace import Workspace
 
 __all__ = ["RolloutController", "VersionCounts", "read_stats"]
@@ -69,6 +69,29 @@ def _counts(stats: dict[str, Any], version: int) -> VersionCounts | None:
                          None if p99 is None else float(p99),
                          None if accuracy is None else float(accuracy),
                          int(entry.get("labelled", 0)))
+
+
+_LATENCY_SAMPLES = 20  # a p99 of fewer requests is one slow request, not a trend
+
+
+def _too_slow(counts: VersionCounts, requests: int, champion: VersionCounts | None,
+              p: RolloutPolicy) -> str:
+    """Why the challenger's latency breaks the policy, or ``""``.
+
+    Over the budget is not enough: the challenger must also be ``max_latency_ratio`` times
+    the champion's p99 over the same stage, since both share the machine.
+    """
+    if requests < _LATENCY_SAMPLES or counts.p99_ms is None:
+        return ""
+    if counts.p99_ms <= p.max_latency_p99_ms:
+        return ""
+    if champion is None or not champion.p99_ms:
+        return f"p99 latency {counts.p99_ms:.1f} ms > {p.max_latency_p99_ms:g} ms"
+    if counts.p99_ms <= p.max_latency_ratio * champion.p99_ms:
+        return ""
+    return (f"p99 latency {counts.p99_ms:.1f} ms > {p.max_latency_p99_ms:g} ms and "
+            f"{counts.p99_ms / champion.p99_ms:.1f} times the champion's "
+            f"{champion.p99_ms:.1f} ms")
 
 
 class RolloutController:
@@ -204,10 +227,10 @@ class RolloutController:
             return (f"challenger v{rollout.challenger_version} failed {errors} of {requests} "
                     f"requests in {rollout.stage} ({errors / requests:.1%} > "
                     f"{p.max_error_rate:.1%})")
-        if requests >= 5 and counts.p99_ms is not None and counts.p99_ms > p.max_latency_p99_ms:
-            return (f"challenger v{rollout.challenger_version} p99 latency "
-                    f"{counts.p99_ms:.1f} ms > {p.max_latency_p99_ms:g} ms in {rollout.stage}")
         champion = _counts(stats, rollout.champion_version)
+        slow = _too_slow(counts, requests, champion, p)
+        if slow:
+            return f"challenger v{rollout.challenger_version} {slow} in {rollout.stage}"
         if (counts.accuracy is not None and champion is not None
                 and champion.accuracy is not None and counts.labelled >= 30
                 and champion.accuracy - counts.accuracy > p.max_accuracy_drop):
