@@ -22,7 +22,7 @@ from ..errors import Unauthorized
 from ..store import ApiKey
 from ._errors import Forbidden, RateLimited
 
-__all__ = ["KeyRing", "key_from_headers", "model_of"]
+__all__ = ["KeyRing", "key_from_headers", "key_of", "model_of"]
 
 _NOBODY = ApiKey(id="", name="", role="", key_hash="0" * 64, created_at=0.0)
 
@@ -148,9 +148,13 @@ class KeyRing:
 
 def key_from_headers(headers: Mapping[str, str]) -> str | None:
     """The key a request carries, if any."""
-    auth = headers.get("authorization")
-    if auth:
-        scheme, _, value = auth.partition(" ")
+    return key_of(headers.get("authorization"), headers.get("x-api-key"))
+
+
+def key_of(authorization: str | None, api_key: str | None) -> str | None:
+    """The key in an ``Authorization: Bearer`` header, else in ``X-API-Key``, if any."""
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
-    return headers.get("x-api-key") or None
+    return api_key or None

@@ -8,9 +8,9 @@ Every error leaves as the same JSON shape, ``{"error": name, "message": ...}``: 
 from __future__ import annotations
 
 import json
+import os
 import re
-import uuid
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, MutableMapping
 from typing import Any
 
 import numpy as np
@@ -19,10 +19,11 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import InvalidInput, ModelyardError
+from ._auth import key_of
 from ._errors import PayloadTooLarge
 
-__all__ = ["ERROR_HANDLERS", "array", "dumps", "json_response", "read_body", "request_id",
-           "route_methods"]
+__all__ = ["ERROR_HANDLERS", "ClientGone", "Head", "array", "dumps", "error_answer",
+           "json_response", "read_body", "request_id", "route_methods"]
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -87,18 +88,105 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def request_id(request: Request) -> str:
     """The caller's ``X-Request-ID`` when it is a sane one, else a fresh random id."""
-    given = request.headers.get("x-request-id")
+    return _request_id(request.headers.get("x-request-id"))
+
+
+def _request_id(given: str | None) -> str:
     if given and _REQUEST_ID.fullmatch(given):
         return given
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as random as uuid4().hex, a fifth of its cost
+
+
+class ClientGone(Exception):
+    """The client hung up before its body was read: nothing to answer."""
+
+
+class Head:
+    """What the predict pipeline reads of a request, taken from its ASGI headers in one
+    pass, and its body, read on demand.
+
+    Args:
+        headers: the ASGI scope's ``headers`` (lower-case names, latin-1 bytes).
+        receive: the ASGI ``receive`` callable the body comes from.
+
+    Example:
+        >>> head = Head(scope["headers"], receive)  # doctest: +SKIP
+        >>> body = await head.body(limit=1_000_000)  # doctest: +SKIP
+    """
+
+    __slots__ = ("_length", "_receive", "content_type", "key", "request_id")
+
+    def __init__(self, headers: Iterable[tuple[bytes, bytes]],
+                 receive: Callable[[], Awaitable[MutableMapping[str, Any]]]) -> None:
+        seen: dict[bytes, bytes] = {}
+        for name, value in headers:
+            if name in _WANTED and name not in seen:  # the first one counts, as in Starlette
+                seen[name] = value
+        get = seen.get
+        auth, api_key = get(b"authorization"), get(b"x-api-key")
+        self.key = key_of(auth.decode("latin-1") if auth is not None else None,
+                          api_key.decode("latin-1") if api_key is not None else None)
+        ctype, given = get(b"content-type"), get(b"x-request-id")
+        self.content_type = ctype.decode("latin-1") if ctype is not None else None
+        self.request_id = _request_id(given.decode("latin-1") if given is not None else None)
+        length = get(b"content-length")
+        self._length = length.decode("latin-1") if length is not None else None
+        self._receive = receive
+
+    async def body(self, limit: int) -> bytes:
+        """The request's body, refused past ``limit`` bytes before it is all read.
+
+        Raises:
+            InvalidInput: a ``Content-Length`` that is not a number.
+            PayloadTooLarge: a body over ``limit`` (``MODELYARD_MAX_BODY_BYTES``).
+            ClientGone: the client disconnected first.
+        """
+        length = self._length
+        if length is not None:
+            if not length.isdigit():
+                raise InvalidInput(f"Content-Length {length!r} is not a number")
+            if int(length) > limit:
+                raise PayloadTooLarge(f"the body has {int(length)} bytes; the limit is "
+                                      f"{limit} (MODELYARD_MAX_BODY_BYTES)")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self._receive()
+            if message["type"] != "http.request":
+                raise ClientGone()
+            chunk: bytes = message.get("body", b"")
+            if not chunks and not message.get("more_body", False):
+                if len(chunk) > limit:
+                    break
+                return chunk  # the usual case: the whole body in one message
+            size += len(chunk)
+            if size > limit:
+                break
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+        raise PayloadTooLarge(f"the body is over the limit of {limit} bytes "
+                              "(MODELYARD_MAX_BODY_BYTES)")
+
+
+_WANTED = frozenset({b"authorization", b"x-api-key", b"content-type", b"x-request-id",
+                     b"content-length"})
+
+
+def error_answer(exc: ModelyardError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    """The status, JSON body and headers (besides the content type) an error answers with."""
+    headers: dict[str, str] = dict(getattr(exc, "headers", None) or {})
+    if exc.http_status == 401:
+        headers["www-authenticate"] = 'Bearer realm="modelyard"'
+    return (exc.http_status, dumps(exc.to_dict()),
+            [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in headers.items()])
 
 
 async def _error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ModelyardError)
-    headers: dict[str, str] = dict(getattr(exc, "headers", None) or {})
-    if exc.http_status == 401:
-        headers["www-authenticate"] = 'Bearer realm="modelyard"'
-    return json_response(exc.to_dict(), exc.http_status, headers or None)
+    status, body, headers = error_answer(exc)
+    return Response(body, status_code=status, media_type="application/json",
+                    headers={k.decode("latin-1"): v.decode("latin-1") for k, v in headers})
 
 
 def route_methods(routes: Iterable[Any]) -> list[tuple[re.Pattern[str], frozenset[str]]]:

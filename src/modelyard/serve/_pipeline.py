@@ -18,12 +18,11 @@ from collections.abc import Awaitable
 from typing import Any
 
 import numpy as np
-from fastapi import Request, Response
 
 from ..errors import InvalidInput, ModelyardError
-from ._auth import key_from_headers, model_of
+from ._auth import model_of
 from ._errors import ModelNotReady
-from ._http import array, json_response, read_body, request_id
+from ._http import Head, array, dumps
 from ._models import LoadedVersion, Result, ServedModel
 from ._routing import RolloutRoute
 from ._schemas import ParsedInput
@@ -37,8 +36,17 @@ _LOG = logging.getLogger("modelyard.serve")
 _SHADOW_MAX_PENDING = 256
 
 
-async def predict(state: ServeState, request: Request, ref: str) -> Response:
+async def predict(state: ServeState, head: Head, ref: str) -> bytes:
     """Answer a predict request for the served reference ``ref``.
+
+    Args:
+        state: the app's state.
+        head: what the request's headers say, and its body (read here, after the key
+            check).
+        ref: the reference the path names.
+
+    Returns:
+        The JSON answer (its request id is ``head.request_id``).
 
     Raises:
         ModelyardError: the request's fault (401, 404, 413, 422) or a model still loading
@@ -48,11 +56,11 @@ async def predict(state: ServeState, request: Request, ref: str) -> Response:
     arrived = time.time()
     served: ServedModel | None = None
     try:
-        state.keys.check(key_from_headers(request.headers), "predict", model=model_of(ref))
+        state.keys.check(head.key, "predict", model=model_of(ref))
         served, wanted = state.table.find(ref)
         served.coming += 1
         try:
-            body = await read_body(request, state.settings.max_body_bytes)
+            body = await head.body(state.settings.max_body_bytes)
         finally:
             served.coming -= 1
         loaded = served.current
@@ -60,7 +68,7 @@ async def predict(state: ServeState, request: Request, ref: str) -> Response:
             raise ModelNotReady(f"{served.ref} is still loading"
                                 + (f" ({served.error})" if served.error else "")
                                 + "; retry shortly, or wait for /ready")
-        content_type = request.headers.get("content-type")
+        content_type = head.content_type
         parsed = None
         if loaded.input.decodes:  # image files: decoded in a worker thread, never on the loop
             loaded, parsed = await _parse_off_loop(served, loaded, body, content_type)
@@ -72,8 +80,8 @@ async def predict(state: ServeState, request: Request, ref: str) -> Response:
         loaded.screen.check(parsed)  # a poison row fails alone, not in a batch
         route = state.router.routes.get(served.name) if wanted is None else None
         if route is not None and route.routes(loaded, served.parsed.alias):
-            return await _predict_routed(state, request, served, loaded, route, parsed,
-                                         body, started, arrived)
+            return await _predict_routed(state, head.request_id, served, loaded, route,
+                                         parsed, body, started, arrived)
         # No await between picking `loaded` and queueing: a swap cannot slip in between.
         future = loaded.batcher.submit(parsed, parsed.n)
         predictions, proba = await _result(loaded, future)
@@ -81,7 +89,7 @@ async def predict(state: ServeState, request: Request, ref: str) -> Response:
         state.metrics.observe_error(served.name if served else "", exc.http_status,
                                     type(exc).__name__)
         raise
-    return _answer(state, served, loaded, request_id(request), parsed, predictions, proba,
+    return _answer(state, served, loaded, head.request_id, parsed, predictions, proba,
                    started, arrived)
 
 
@@ -111,7 +119,7 @@ async def _result(loaded: LoadedVersion, future: Awaitable[Result]) -> Result:
 
 def _answer(state: ServeState, served: ServedModel, loaded: LoadedVersion, request_id: str,
             parsed: ParsedInput, predictions: np.ndarray[Any, Any],
-            proba: np.ndarray[Any, Any] | None, started: float, arrived: float) -> Response:
+            proba: np.ndarray[Any, Any] | None, started: float, arrived: float) -> bytes:
     latency = time.perf_counter() - started
     version = loaded.version
     alias = served.parsed.alias
@@ -121,7 +129,7 @@ def _answer(state: ServeState, served: ServedModel, loaded: LoadedVersion, reque
     if proba is not None:
         answer["classes"] = loaded.classes
         answer["probabilities"] = array(proba)
-    response = json_response(answer, headers={"x-request-id": request_id})
+    response = dumps(answer)
     if state.log_predictions:
         state.log.append(loaded.log_schema, request_id,
                          parsed.matrix if parsed.matrix is not None else parsed.records,
@@ -139,11 +147,10 @@ def _same_rows(challenger: LoadedVersion, champion: LoadedVersion, parsed: Parse
     return challenger.input.parse(body)
 
 
-async def _predict_routed(state: ServeState, request: Request, served: ServedModel,
+async def _predict_routed(state: ServeState, rid: str, served: ServedModel,
                           champion: LoadedVersion, route: RolloutRoute, parsed: ParsedInput,
-                          body: bytes, started: float, arrived: float) -> Response:
+                          body: bytes, started: float, arrived: float) -> bytes:
     """Answer a request for a model with an open rollout (see ``_routing``)."""
-    rid = request_id(request)
     challenger = route.challenger
     assert challenger is not None
     model, stage = champion.version.model, route.rollout.stage

@@ -1,9 +1,10 @@
 """The predict routes: one per served reference, then the general forms.
 
-The router is built per app around its state: these routes are the hot path, so each
-endpoint holds the state and its reference itself instead of asking FastAPI's dependency
-machinery for them on every request. The key check is the pipeline's first step, so a
-refused request counts in the error metrics like any other.
+These routes are what the OpenAPI document shows and what a ``405`` lists, but a ``POST``
+to one of their paths never reaches them in a running server: :class:`~._asgi.ServeApp`
+answers it straight from ASGI, before FastAPI's machinery, with the same pipeline. They
+answer only where the app's router is called directly (mounted elsewhere). The key check is
+the pipeline's first step, so a refused request counts in the error metrics like any other.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request, Response
 
+from ._http import Head
 from ._openapi import operation_id, own_path
-from ._pipeline import predict as _predict
+from ._pipeline import predict as _pipeline
 from ._state import ROLE_MARK, ServeState
 
 __all__ = ["predict_router"]
@@ -29,6 +31,12 @@ def predict_router(state: ServeState) -> APIRouter:
         A router; ``create_app`` puts its routes on the app's own router.
     """
     router = APIRouter()
+
+    async def _predict(state: ServeState, request: Request, ref: str) -> Response:
+        head = Head(request.scope["headers"], request.receive)
+        body = await _pipeline(state, head, ref)
+        return Response(body, media_type="application/json",
+                        headers={"x-request-id": head.request_id})
 
     def predict_route(ref: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
