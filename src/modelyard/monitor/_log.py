@@ -9,6 +9,11 @@ A crash (even SIGKILL) loses only the rows not flushed yet, at most the last
 ``flush_interval_s`` of answers: what a dead writer streamed is sealed by the next writer
 to start on the same folder, by any reader, or by ``modelyard doctor``.
 
+The root may be an object-store URL (``s3://bucket/predictions``): open parts then stay in
+a local spool folder and each closed part is uploaded whole, in one PUT, to a key of its
+own (:mod:`._logstore`). An upload that fails (the store unreachable) leaves the part in
+the spool, and the writer tries again every ``_RETRY_S``.
+
 Back-pressure: :meth:`PredictionLog.append` never blocks. When more than
 ``max_queue_rows`` rows wait for the writer (the disk cannot keep up), new rows are dropped
 and counted in :attr:`PredictionLog.dropped_rows` (exported as a metric by the server)
@@ -34,10 +39,12 @@ import pyarrow as pa
 from ..config import default
 from ._logfiles import LogPart, recover_log_folder
 from ._logschema import LogSchema, arrow_type
+from ._logstore import open_log_store
 
 __all__ = ["PredictionLog"]
 
 _LOG = logging.getLogger("modelyard.monitor")
+_RETRY_S = 10.0  # how soon a part that could not be sealed is tried again
 
 
 @dataclass(slots=True)
@@ -137,11 +144,20 @@ class PredictionLog:
     """A background writer of the prediction log (the format: :mod:`._logschema`).
 
     Args:
-        root: the folder holding one sub-folder per model.
+        root: the folder holding one sub-folder per model, or an fsspec URL
+            (``s3://bucket/predictions``).
         rotate_bytes: start a new file past this size.
         rotate_s: start a new file when the open one is this old.
         flush_interval_s: how often queued rows are written.
         max_queue_rows: rows that may wait in memory; past it, rows are dropped and counted.
+        spool_dir: for a URL root, the local folder for open parts (by default one in the
+            temporary directory, derived from the URL, shared by every process on the
+            machine so that any can recover a crashed writer's parts).
+        storage_options: for a URL root, the fsspec filesystem's keyword arguments (the
+            ``AWS_*`` environment variables are read without them).
+
+    Raises:
+        InvalidInput: a URL whose backend is not installed.
 
     Example:
         >>> log = PredictionLog("/tmp/preds")  # doctest: +SKIP
@@ -157,8 +173,13 @@ class PredictionLog:
         rotate_s: float = default("log_rotate_s"),
         flush_interval_s: float = default("log_flush_interval_s"),
         max_queue_rows: int = default("log_max_queue_rows"),
+        spool_dir: str | os.PathLike[str] | None = None,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self.root = Path(root)
+        self.store = open_log_store(root, spool_dir=spool_dir,
+                                    storage_options=storage_options)
+        #: the folder, or for an object store its URL (what readers are given)
+        self.root: str | Path = self.store.url if self.store.remote else self.store.root
         self.rotate_bytes = rotate_bytes
         self.rotate_s = rotate_s
         self.flush_interval_s = flush_interval_s
@@ -177,6 +198,7 @@ class PredictionLog:
         self._closed = False
         self._rotate_asked = threading.Event()
         self._rotated = threading.Event()
+        self._retry_at: float | None = None
 
     def start(self) -> PredictionLog:
         """Start the writer thread (``append`` starts it too); returns ``self``."""
@@ -273,11 +295,9 @@ class PredictionLog:
 
     def _recover(self) -> None:
         """Seal what crashed writers left under the root (other live writers' parts stay)."""
-        if not self.root.is_dir():
-            return
-        for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
+        for folder in self.store.model_folders():
             try:
-                repair = recover_log_folder(folder)
+                repair = recover_log_folder(folder, store=self.store)
             except Exception:  # recovery must never stop the log from starting
                 _LOG.exception("could not recover the prediction log in %s", folder)
                 continue
@@ -293,6 +313,9 @@ class PredictionLog:
             self._wake.clear()
             self._drain()
             self._rotate_old()
+            if self._retry_at is not None and time.monotonic() >= self._retry_at:
+                self._retry_at = None
+                self._recover()
             if self._rotate_asked.is_set():
                 self._rotate_asked.clear()
                 self._drain()
@@ -330,10 +353,11 @@ class PredictionLog:
             self._close_part(schema.model)
             part = None
         if part is None:
-            folder = self.root / schema.model
+            folder = self.store.root / schema.model
             folder.mkdir(parents=True, exist_ok=True)
             self._seq += 1
-            part = self._parts[schema.model] = LogPart(folder, schema.arrow, self._seq)
+            part = self._parts[schema.model] = LogPart(folder, schema.arrow, self._seq,
+                                                       self.store)
         part.write(table)
         if part.size() >= self.rotate_bytes:
             self._close_part(schema.model)
@@ -350,6 +374,7 @@ class PredictionLog:
             self.files_written += 1
         except Exception:  # the stream stays for the next recovery
             _LOG.exception("could not seal prediction log file %s", part.stream)
+            self._retry_at = time.monotonic() + _RETRY_S
 
     def _close_parts(self) -> None:
         for model in list(self._parts):

@@ -12,6 +12,10 @@ nobody holds belongs to a dead writer, and :func:`recover_log_folder` (run by ev
 start, by every reader, and by ``modelyard doctor``) seals it. Unreadable leftovers (a
 ``.parquet.tmp`` whose stream is gone: a sealing cut short, or a part of the format before
 streams, which had no footer) are removed.
+
+When the log lives on an object store (:mod:`._logstore`), the streams sit in a local spool
+folder instead, and sealing is one PUT of the Parquet file to its own key; what is said
+above of crashes and recovery holds unchanged.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +32,9 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
+
+from ..errors import StorageUnavailable
+from ._logstore import LogStore, open_log_store
 
 try:  # POSIX; elsewhere a writer's liveness is read from the pid in the file name
     import fcntl
@@ -91,28 +99,37 @@ def _final_of(stream: Path) -> Path:
     return stream.with_name(stream.name[1:].removesuffix(".arrows") + ".parquet")
 
 
-def seal_stream(stream: Path) -> int:
+def seal_stream(stream: Path, store: LogStore | None = None) -> int:
     """Write a stream's rows as a closed Parquet part and remove the stream.
 
-    The Parquet file is written under a temporary name and renamed, so a crash here leaves
-    the stream for the next recovery. The caller must hold the stream's lock.
+    In a folder the Parquet file is written under a temporary name and renamed; on an
+    object store it is one PUT to its own key. Either way a crash here leaves the stream
+    for the next recovery. The caller must hold the stream's lock.
 
     Args:
         stream: the ``.part-....arrows`` file.
+        store: where closed parts go when the log is on an object store (``None``: beside
+            the stream).
 
     Returns:
         The rows sealed (0 for an empty stream, which is just removed).
 
     Raises:
         OSError: the Parquet file could not be written (a full disk); the stream stays.
+        StorageUnavailable: the object store could not be written; the stream stays.
     """
     final = _final_of(stream)
-    if final.exists():  # sealed before, the process died before removing the stream
+    remote = store if store is not None and store.remote else None
+    model = stream.parent.name
+    if remote.sealed(model, final.name) if remote is not None else final.exists():
+        # sealed before; the process died before removing the stream
         stream.unlink(missing_ok=True)
         return 0
     table, complete = read_stream(stream)
     rows = 0 if table is None else table.num_rows
-    if table is not None and rows:
+    if remote is not None and table is not None and rows:
+        remote.put(model, final.name, table)
+    elif table is not None and rows:
         tmp = final.with_name(f".{final.name}.tmp")
         try:
             pq.write_table(table, tmp, compression="zstd")
@@ -154,7 +171,7 @@ class LogRepair:
         self.failed += other.failed
 
 
-def _recover_stream(stream: Path, repair: LogRepair) -> None:
+def _recover_stream(stream: Path, repair: LogRepair, store: LogStore | None) -> None:
     try:
         handle = open(stream, "rb")  # noqa: SIM115 - held across the seal for its lock
     except FileNotFoundError:  # sealed by its writer meanwhile
@@ -169,8 +186,8 @@ def _recover_stream(stream: Path, repair: LogRepair) -> None:
         except FileNotFoundError:
             return
         try:
-            rows = seal_stream(stream)
-        except OSError as exc:
+            rows = seal_stream(stream, store)
+        except (OSError, StorageUnavailable) as exc:
             repair.failed.append((str(stream), str(exc)))
             return
         if rows:
@@ -178,15 +195,17 @@ def _recover_stream(stream: Path, repair: LogRepair) -> None:
             repair.recovered_rows += rows
 
 
-def recover_log_folder(folder: Path, *, dry_run: bool = False) -> LogRepair:
+def recover_log_folder(folder: Path, *, dry_run: bool = False,
+                       store: LogStore | None = None) -> LogRepair:
     """Seal the streams of dead writers in one model's log folder and remove leftovers.
 
     Safe to run at any time, beside live writers: a stream a writer holds is left alone.
 
     Args:
-        folder: ``<root>/<model>``.
+        folder: ``<root>/<model>`` (for a log on an object store, the model's spool folder).
         dry_run: only count what would be done (streams of dead writers count as recovered
             files, with their rows).
+        store: the object store their closed parts go to (``None``: the folder itself).
 
     Returns:
         What was found and done.
@@ -208,7 +227,7 @@ def recover_log_folder(folder: Path, *, dry_run: bool = False) -> LogRepair:
             repair.recovered_files += 1
             repair.recovered_rows += 0 if table is None else table.num_rows
             continue
-        _recover_stream(stream, repair)
+        _recover_stream(stream, repair, store)
     for tmp in sorted(folder.glob(".part-*.parquet.tmp")):
         stream = tmp.with_name(tmp.name.removesuffix(".parquet.tmp") + ".arrows")
         if stream.exists():  # its writer is sealing it now, or it failed and will retry
@@ -226,14 +245,17 @@ def recover_log_folder(folder: Path, *, dry_run: bool = False) -> LogRepair:
     return repair
 
 
-def check_prediction_log(root: str | os.PathLike[str], *, repair: bool = True) -> LogRepair:
+def check_prediction_log(root: str | os.PathLike[str] | LogStore, *,
+                         repair: bool = True) -> LogRepair:
     """Check every model's prediction log under ``root``; recover and clean what is safe.
 
     Streams of crashed writers are sealed into Parquet parts (no row they flushed is lost),
-    unreadable leftovers removed; running writers' streams are left alone.
+    unreadable leftovers removed; running writers' streams are left alone. For a log on an
+    object store, this machine's spool is checked and its dead writers' parts uploaded.
 
     Args:
-        root: the log's root folder (``.modelyard/predictions``).
+        root: the log's root folder (``.modelyard/predictions``) or URL
+            (``s3://bucket/predictions``).
         repair: ``False`` only reports what would be done.
 
     Returns:
@@ -244,10 +266,9 @@ def check_prediction_log(root: str | os.PathLike[str], *, repair: bool = True) -
         0
     """
     total = LogRepair()
-    base = Path(root)
-    if base.is_dir():
-        for folder in sorted(p for p in base.iterdir() if p.is_dir()):
-            total.add(recover_log_folder(folder, dry_run=not repair))
+    store = open_log_store(root)
+    for folder in store.model_folders():
+        total.add(recover_log_folder(folder, dry_run=not repair, store=store))
     return total
 
 
@@ -258,12 +279,17 @@ class LogPart:
         folder: the model's log folder.
         schema: the rows' Arrow schema.
         seq: this writer's part counter (unique per process).
+        store: where the part goes when closed, if not beside the stream (an object store).
     """
 
-    def __init__(self, folder: Path, schema: pa.Schema, seq: int) -> None:
+    def __init__(self, folder: Path, schema: pa.Schema, seq: int,
+                 store: LogStore | None = None) -> None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        self.stream = folder / f".part-{stamp}-{os.getpid()}-{seq:06d}.arrows"
+        # the token keeps names unique across machines writing to one bucket
+        token = uuid.uuid4().hex[:8]
+        self.stream = folder / f".part-{stamp}-{os.getpid()}-{seq:06d}-{token}.arrows"
         self.schema = schema
+        self.store = store
         self.opened = time.monotonic()
         self._file: IO[bytes] = open(self.stream, "xb", buffering=0)  # noqa: SIM115
         if not _lock(self._file):  # pragma: no cover - a fresh name nobody else knows
@@ -305,6 +331,6 @@ class LogPart:
         except OSError:
             pass  # a cut-off tail reads as a crash does: every complete batch
         try:
-            return seal_stream(self.stream)
+            return seal_stream(self.stream, self.store)
         finally:
             self._file.close()

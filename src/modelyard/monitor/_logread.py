@@ -2,7 +2,9 @@
 
 Only closed parts are read (see :mod:`._logschema`); a live writer's open stream is not.
 Before listing, the parts a crashed writer left are recovered (:mod:`._logfiles`), so what
-it streamed before it died is read here without waiting for a server to start again.
+it streamed before it died is read here without waiting for a server to start again. A log
+on an object store (``s3://...``, :mod:`._logstore`) is read the same way: its closed parts
+are listed by key and read from the store; this machine's spool is recovered first.
 """
 
 from __future__ import annotations
@@ -11,35 +13,37 @@ import logging
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from ..errors import StorageUnavailable
 from ._logfiles import recover_log_folder
 from ._logschema import BASE_FIELDS
+from ._logstore import LogStore, open_log_store
 
 __all__ = ["closed_parts", "iter_prediction_log", "read_prediction_log"]
+
+LogRoot = str | os.PathLike[str] | LogStore
 
 _LOG = logging.getLogger("modelyard.monitor")
 
 
-def closed_parts(root: Path, model: str) -> list[Path]:
-    """``model``'s closed Parquet parts, oldest first, after recovering crashed writers'.
+def closed_parts(store: LogStore, model: str) -> list[str]:
+    """``model``'s closed Parquet parts (paths or keys), oldest first, after recovering
+    crashed writers'.
 
-    Recovery writes into the folder; where it cannot (a read-only copy), the parts already
-    closed are still listed.
+    Recovery writes into the folder (or the store); where it cannot (a read-only copy, an
+    unreachable store), the parts already closed are still listed.
     """
-    folder = Path(root) / model
-    if not folder.is_dir():
-        return []
-    try:
-        recover_log_folder(folder)
-    except OSError as exc:
-        _LOG.warning("prediction log: could not recover %s (%s); reading closed parts only",
-                     folder, exc)
-    return sorted(folder.glob("part-*.parquet"))
+    folder = store.root / model
+    if folder.is_dir():
+        try:
+            recover_log_folder(folder, store=store)
+        except (OSError, StorageUnavailable) as exc:
+            _LOG.warning("prediction log: could not recover %s (%s); reading closed parts "
+                         "only", folder, exc)
+    return store.closed(model)
 
 
 def _to_ts(value: datetime | float | None) -> pa.Scalar | None:
@@ -53,7 +57,7 @@ def _to_ts(value: datetime | float | None) -> pa.Scalar | None:
 
 
 def iter_prediction_log(
-    root: str | os.PathLike[str],
+    root: LogRoot,
     model: str,
     since: datetime | float | None = None,
     until: datetime | float | None = None,
@@ -61,11 +65,14 @@ def iter_prediction_log(
     """Record batches of ``model``'s closed log files, oldest file first.
 
     Args:
-        root: the log's root folder.
+        root: the log's root folder, or its URL (``s3://bucket/predictions``).
         model: the model name.
         since: keep rows with ``ts >= since`` (a datetime, naive meaning UTC, or epoch
             seconds).
         until: keep rows with ``ts < until``.
+
+    Raises:
+        StorageUnavailable: the object store holding the log cannot be read.
 
     Example:
         >>> for batch in iter_prediction_log(".modelyard/predictions", "fraud"):
@@ -74,22 +81,24 @@ def iter_prediction_log(
     import pyarrow.compute as pc
 
     lo, hi = _to_ts(since), _to_ts(until)
-    for path in closed_parts(Path(root), model):
-        for batch in pq.ParquetFile(path).iter_batches():
-            if lo is not None or hi is not None:
-                ts = batch.column("ts")
-                keep = pa.array(np.ones(batch.num_rows, dtype=bool))
-                if lo is not None:
-                    keep = pc.and_(keep, pc.greater_equal(ts, lo))
-                if hi is not None:
-                    keep = pc.and_(keep, pc.less(ts, hi))
-                batch = batch.filter(keep)
-            if batch.num_rows:
-                yield batch
+    store = open_log_store(root)
+    for path in closed_parts(store, model):
+        with store.open_part(path) as part:
+            for batch in part.iter_batches():
+                if lo is not None or hi is not None:
+                    ts = batch.column("ts")
+                    keep = pa.array(np.ones(batch.num_rows, dtype=bool))
+                    if lo is not None:
+                        keep = pc.and_(keep, pc.greater_equal(ts, lo))
+                    if hi is not None:
+                        keep = pc.and_(keep, pc.less(ts, hi))
+                    batch = batch.filter(keep)
+                if batch.num_rows:
+                    yield batch
 
 
 def read_prediction_log(
-    root: str | os.PathLike[str],
+    root: LogRoot,
     model: str,
     since: datetime | float | None = None,
     until: datetime | float | None = None,

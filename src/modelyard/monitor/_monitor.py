@@ -17,6 +17,7 @@ from ._alerts import Alerter, AlertEvent, AlertRule, default_rules, parse_rule
 from ._counts import DriftCounts
 from ._drift import DriftThresholds
 from ._health import read_server_counts
+from ._logstore import open_log_store
 from ._performance import LabelIndex, PerformanceCounts
 from ._profile import ReferenceProfile
 from ._references import version_profile, window_profile
@@ -134,7 +135,8 @@ class Monitor:
                 the latest version's) training data by default. Any other reference than
                 the default is a what-if: its windows are returned but not stored, and no
                 alert is opened or resolved.
-            log_root: the prediction log folder (``<state_dir>/predictions``).
+            log_root: the prediction log folder (``<state_dir>/predictions``) or its URL
+                (``s3://bucket/predictions``).
             rules: alert rules (``AlertRule`` or ``"feature_psi>0.2"``); the defaults
                 from the settings otherwise.
             alerts: apply the alert rules.
@@ -155,8 +157,8 @@ class Monitor:
         spec = parse_window(window or self.settings.monitor_window)
         parsed_rules = [parse_rule(r) if isinstance(r, str) else r
                         for r in (rules if rules is not None else self.default_rules())]
-        root = Path(log_root) if log_root is not None else self.settings.state_dir / \
-            "predictions"
+        root = open_log_store(log_root if log_root is not None else
+                              self.settings.state_dir / "predictions")
         lo, hi = parse_time(since), parse_time(until)
         baseline_version = self._default_version(model)
         standard = baseline_version.version

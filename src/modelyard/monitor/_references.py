@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,7 @@ from ..errors import InvalidInput, NotFound
 from ..registry import Lineage, Models
 from ..store import ModelVersion, Store
 from ._logread import read_prediction_log
+from ._logstore import LogStore
 from ._profile import ReferenceProfile, build_profile, feature_kind
 from ._windows import parse_time
 
@@ -108,7 +108,7 @@ def _reference_predictions(models: Models, version: ModelVersion, frame: pd.Data
         return {}
 
 
-def window_profile(model: str, text: str, log_root: Path,
+def window_profile(model: str, text: str, log_root: LogStore,
                    version: ModelVersion) -> ReferenceProfile:
     """A reference from a log window: its served inputs, and ``version``'s predictions
     in it (another version's predictions are no reference for this one's)."""

@@ -22,18 +22,17 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ..errors import InvalidInput, ModelyardError
 from ._counts import DriftCounts
 from ._health import HealthCounts
 from ._logread import closed_parts, iter_prediction_log
+from ._logstore import LogStore, open_log_store
 from ._performance import LabelIndex, PerformanceCounts
 from ._profile import ReferenceProfile
 
@@ -267,7 +266,7 @@ def _new(refs: VersionReferences, start: float, end: float) -> WindowCounts:
     return WindowCounts(start, end, DriftCounts(refs.reference.features))
 
 
-def _last_batches(root: Path, model: str, last: int,
+def _last_batches(root: LogStore, model: str, last: int,
                   until: float | None) -> Iterator[pa.RecordBatch]:
     if until is not None:
         # with an end time the row count per file is unknown without reading: keep a tail
@@ -287,22 +286,26 @@ def _last_batches(root: Path, model: str, last: int,
             skip = 0
         return
     paths = closed_parts(root, model)
-    sizes = [pq.ParquetFile(p).metadata.num_rows for p in paths]
+    sizes = []
+    for path in paths:
+        with root.open_part(path) as part:
+            sizes.append(part.metadata.num_rows)
     skip = max(sum(sizes) - last, 0)
     for path, size in zip(paths, sizes, strict=True):
         if skip >= size:
             skip -= size
             continue
-        for batch in pq.ParquetFile(path).iter_batches():
-            if skip >= batch.num_rows:
-                skip -= batch.num_rows
-                continue
-            yield batch.slice(skip)
-            skip = 0
+        with root.open_part(path) as part:
+            for batch in part.iter_batches():
+                if skip >= batch.num_rows:
+                    skip -= batch.num_rows
+                    continue
+                yield batch.slice(skip)
+                skip = 0
 
 
 def scan_log(
-    root: str | os.PathLike[str],
+    root: str | os.PathLike[str] | LogStore,
     model: str,
     spec: WindowSpec,
     refs: VersionReferences,
@@ -314,7 +317,7 @@ def scan_log(
     """Read ``model``'s log in batches and count each row into its window.
 
     Args:
-        root: the prediction log folder.
+        root: the prediction log folder or URL.
         model: the model name.
         spec: how windows are cut.
         refs: the reference profile of each version (the pass's reference for inputs).
@@ -326,9 +329,10 @@ def scan_log(
         The windows that have rows, oldest first.
     """
     windows: dict[int, WindowCounts] = {}
+    root = open_log_store(root)
     if spec.kind == "last":
         counts = _new(refs, 0.0, 0.0)
-        for batch in _last_batches(Path(root), model, spec.last, until):
+        for batch in _last_batches(root, model, spec.last, until):
             if since is not None:
                 batch = batch.filter(pc.greater_equal(
                     batch.column("ts"), pa.scalar(int(since * 1e6), pa.int64()).cast(
