@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, spread, summary  # noqa: E402
+from _report import machine, spread, summary
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                "AWS_DEFAULT_REGION": "us-east-1"}
@@ -167,8 +167,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"than in a local folder. Each run logs {result['requests']:,} one-row requests "
         "(30 float features, a class and two probabilities: the breast-cancer model "
         "`modelyard serve` answers) through `PredictionLog`, closing a part every "
-        f"{result['rotate_mb']:g} MiB (checked after each flush), then closes the log (every row written, every part "
-        "closed: renamed in the folder, or uploaded with one PUT per part to the bucket). "
+        f"{result['rotate_mb']:g} MiB (checked after each flush), then closes the log "
+        "(every row written, every part closed: renamed in the folder, or uploaded with one "
+        "PUT per part to the bucket). "
         f"Sides alternate, {result['repeat']} runs each, from one invocation of "
         "`python benchmarks/bench_s3_log.py`; each figure is the median (min\u2013max), in "
         "microseconds per request.",
