@@ -55,8 +55,36 @@ def _versions() -> dict[str, str]:
     return found
 
 
+def _too_late(until: float | None, runs: list[dict[str, Any]]) -> str:
+    """Why the next run is not started: ``until`` (epoch seconds) has passed, or the
+    longest finished run so far would not fit in the time left. Empty when it may start."""
+    if until is None:
+        return ""
+    left = until - time.time()
+    stop = time.strftime("%H:%M UTC", time.gmtime(until))
+    if left <= 0:
+        return f"the deadline {stop} had passed"
+    took = [r.get("seconds", r.get("after_seconds")) for r in runs if "not_run" not in r]
+    if took and max(took) > left:
+        return (f"a run took up to {max(took):,.0f} s and {left:,.0f} s were left before the "
+                f"deadline {stop}")
+    return ""
+
+
+def _deadline(text: str | None) -> float | None:
+    """``HH:MM`` (UTC, the next such time) as epoch seconds."""
+    if not text:
+        return None
+    hours, _, minutes = text.partition(":")
+    now = time.time()
+    today = time.gmtime(now)
+    at = (now - today.tm_hour * 3600 - today.tm_min * 60 - today.tm_sec
+          + int(hours) * 3600 + int(minutes) * 60)
+    return at if at > now else at + 86400
+
+
 def run(workdir: Path, out: Path, names: list[str], rows: int | None, loop: bool,
-        repeat: int) -> dict[str, Any]:
+        repeat: int, until: float | None = None) -> dict[str, Any]:
     import modelyard
     from modelyard.errors import ModelyardError
     from modelyard.recipes import RECIPE_NAMES, RecipeOptions, get_recipe
@@ -72,6 +100,11 @@ def run(workdir: Path, out: Path, names: list[str], rows: int | None, loop: bool
                                  "versions": _versions(), "rows": rows, "loop": loop,
                                  "runs": []}
         for i in range(1, repeat + 1):
+            late = _too_late(until, entry["runs"])
+            if late:
+                entry["runs"].append({"not_run": late})
+                print(f"{name} run {i}/{repeat}: not run ({late})", flush=True)
+                continue
             folder = workdir / f"{name}-{i}"
             folder.mkdir(parents=True, exist_ok=True)
             started = time.perf_counter()
@@ -84,8 +117,10 @@ def run(workdir: Path, out: Path, names: list[str], rows: int | None, loop: bool
                     "metrics": _plain(result.metrics), "notes": _plain(result.notes)})
             except Exception as exc:  # a recipe that breaks is a failed run, reported so
                 entry["runs"].append({"failed": f"{type(exc).__name__}: {exc}",
-                                      "seconds": round(time.perf_counter() - started, 1)})
-            print(f"{name} run {i}/{repeat}: {entry['runs'][-1].get('seconds')} s", flush=True)
+                                      "after_seconds": round(time.perf_counter() - started, 1)})
+            last = entry["runs"][-1]
+            print(f"{name} run {i}/{repeat}: " + (f"{last['seconds']} s" if "seconds" in last
+                  else f"failed after {last['after_seconds']} s"), flush=True)
         entry["machine_after"] = machine()
         results[name] = entry
     if names and out.exists():  # a partial run replaces those recipes; each keeps its date
@@ -95,6 +130,18 @@ def run(workdir: Path, out: Path, names: list[str], rows: int | None, loop: bool
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     return doc
+
+
+def _finished(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs that reached the recipe's end (neither failed nor not run)."""
+    return [r for r in runs if "failed" not in r and "not_run" not in r]
+
+
+def _total(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The whole recipe's seconds: a failed or not-run run is no time (infinitely slow in
+    the median)."""
+    return summary(r["seconds"] if "failed" not in r and "not_run" not in r else None
+                   for r in runs)
 
 
 FIGURES = ("accuracy", "test_accuracy", "pr_auc", "roc_auc", "recall_at_fpr@0.05", "cost@10",
@@ -166,12 +213,16 @@ def report(path: Path, markdown: Path | None, pages: Path | None = None) -> str:
         if "skipped" in entry:
             lines.append(f"| {name} | {when} | skipped: {entry['skipped']} | | | | | |")
             continue
-        good = [r for r in entry["runs"] if "failed" not in r]
+        good = _finished(entry["runs"])
         broken = [r for r in entry["runs"] if "failed" in r]
+        skipped = [r for r in entry["runs"] if "not_run" in r]
         run_note = f"{when}; {len(entry['runs'])} run(s)" + (
-            f", {len(broken)} failed" if broken else "")
+            f", {len(broken)} failed" if broken else "") + (
+            f", **{len(skipped)} not run**" if skipped else "")
         for r in broken:
             notes.append(f"- {name}: a run **failed**: {r['failed']}")
+        for r in skipped:
+            notes.append(f"- {name}: a run was **not run**: {r['not_run']}")
         if not good:
             lines.append(f"| {name} | {run_note} | failed | | | | | |")
             continue
@@ -182,7 +233,7 @@ def report(path: Path, markdown: Path | None, pages: Path | None = None) -> str:
             http += f" ({', '.join(map(str, rows_per))} rows a request)"
         outcome, reasons = _outcome(good)
         notes += [f"- {name}: {reason}" for reason in reasons]
-        total = summary(r["seconds"] for r in entry["runs"])
+        total = _total(entry["runs"])
         lines.append(f"| {name} | {run_note} | {_figures(good)} | {_validation(good)} | {http} "
                      f"| {_latency(good, 'api_latency')} | {outcome} | {spread(total)} |")
     for name in ("fraud", "images", "movies", "sentiment"):
@@ -212,15 +263,20 @@ PAGE_SECTION = "## Figures from the last benchmark run"
 def _page(name: str, entry: dict[str, Any]) -> str:
     """The generated figures at the end of ``docs/recipes/<name>.md``."""
     m = entry["machine"]
-    good = [r for r in entry["runs"] if "failed" not in r]
+    good = _finished(entry["runs"])
     lines = [PAGE_SECTION, "",
              f"Written by `benchmarks/bench_recipes.py report --pages docs/recipes` from the "
-             f"run of {m['date']} ({len(entry['runs'])} full run(s) in fresh projects; "
+             f"run of {m['date']} ({len(entry['runs'])} full run(s) asked for, "
+             f"{len(good)} finished, in fresh projects; "
              f"{m['cpus']} CPU cores, {m['platform']}, Python {m['python']}; load at the "
              f"start `{m['uptime']}`). Figures: median (min-max) of the runs.", ""]
     for r in entry["runs"]:
         if "failed" in r:
-            lines.append(f"- a run **failed** after {r['seconds']} s: {r['failed']}")
+            after = r.get("after_seconds", r.get("seconds"))
+            lines.append(f"- a run **failed** after {after} s: {r['failed']}")
+        if "not_run" in r:
+            lines.append(f"- a run was **not run** (no time is reported for it): "
+                         f"{r['not_run']}")
     if not good:
         return "\n".join([*lines, ""])
     outcome, reasons = _outcome(good)
@@ -235,7 +291,10 @@ def _page(name: str, entry: dict[str, Any]) -> str:
               f"{_latency(good, 'api_latency')}",
               f"- the loop: {outcome}",
               *[f"- the loop's reason: {reason}" for reason in reasons],
-              f"- the whole recipe: {spread(summary(r['seconds'] for r in entry['runs']), ' s')}",
+              f"- the whole recipe: {spread(_total(entry['runs']), ' s')}"
+              + (f" (a run that failed or was not run counts as failed in the median, "
+                 f"{len(good)} of {len(entry['runs'])} finished)"
+                 if len(good) < len(entry["runs"]) else ""),
               "", "Packages: " + ", ".join(f"{k} {v}" for k, v in entry["versions"].items())
               + ".", ""]
     last = good[-1]["notes"].get("loop", {}).get("events") or []
@@ -257,13 +316,16 @@ def main() -> None:
     r.add_argument("--rows", type=int, default=None, help="a slice, for a quick check")
     r.add_argument("--no-loop", action="store_true")
     r.add_argument("--repeat", type=int, default=3, help="runs of each recipe")
+    r.add_argument("--until", help="HH:MM UTC: start no run that the longest finished run "
+                   "says would end after it; those are reported as not run")
     rep = sub.add_parser("report")
     rep.add_argument("path", type=Path)
     rep.add_argument("--markdown", type=Path)
     rep.add_argument("--pages", type=Path, help="docs/recipes: write each recipe's figures")
     args = p.parse_args()
     if args.cmd == "run":
-        run(args.workdir, args.out, args.only, args.rows, not args.no_loop, args.repeat)
+        run(args.workdir, args.out, args.only, args.rows, not args.no_loop, args.repeat,
+            _deadline(args.until))
     else:
         print(report(args.path, args.markdown, args.pages))
 

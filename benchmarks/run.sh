@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Run the benchmarks and write docs/BENCHMARKS.md: `bash benchmarks/run.sh` runs every part,
-# `bash benchmarks/run.sh serving recipes` only those (tracking, serving, drift, loop, recipes).
+# `bash benchmarks/run.sh serving recipes` only those (tracking, serving, drift, loop, recipes,
+# ui).
 # MLflow runs in its own virtual environment (benchmarks/.venv-mlflow, created here with
 # `pip install mlflow` when missing); modelyard runs in the project's .venv.
 # The recipes run in RECIPES_PY (default: the project's .venv); give it the Python of an
-# environment with `modelyard[torch,text]` to measure the CNN and the sentence embeddings too.
+# environment with `modelyard[torch,text]` to measure the CNN and the sentence embeddings too;
+# RECIPES_UNTIL=HH:MM (UTC) starts no recipe run that the longest one so far says would end
+# after it (those are reported as not run).
 # Every part measures each side REPEAT times (default 3; the loop LOOP_REPEAT, default 5) in
 # one invocation and reports the median with min and max (benchmarks/_report.py has the rules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PARTS=${*:-tracking serving drift loop recipes}
+PARTS=${*:-tracking serving drift loop recipes ui}
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 for part in $PARTS; do
   case "$part" in
-    tracking|serving|drift|loop|recipes) ;;
-    *) echo "unknown benchmark part '$part': choose from tracking serving drift loop recipes" >&2
+    tracking|serving|drift|loop|recipes|ui) ;;
+    *) echo "unknown benchmark part '$part': choose from tracking serving drift loop recipes ui" >&2
        exit 2 ;;
   esac
 done
@@ -30,7 +33,7 @@ mkdir -p "$results"
 work=$(mktemp -d /tmp/modelyard-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-if want tracking || want serving; then
+if want tracking || want serving || want ui; then
 if ! "$MLFLOW_VENV/bin/python" -c "import mlflow" >/dev/null 2>&1; then
   echo "creating $MLFLOW_VENV with MLflow ..." >&2
   python3 -m venv "$MLFLOW_VENV"
@@ -103,12 +106,25 @@ if command -v taskset >/dev/null 2>&1; then PIN="taskset -c 0,1"; fi
 "$OUR_PY" benchmarks/bench_loop.py report "$results/loop.json" --markdown docs/BENCHMARKS.md
 fi
 
+# The dashboard: 10,000 runs in modelyard's store and the same runs in an MLflow SQLite store;
+# the runs page's data against MLflow's search endpoint, and the long run page in chromium
+# (UI_RUNS to change the count). Writes docs/benchmarks/ui.md and its section here.
+if want ui; then
+echo "== ui" >&2
+(cd "$work" && "$OLDPWD/$OUR_PY" "$OLDPWD/benchmarks/bench_ui.py" run --runs "${UI_RUNS:-10000}" \
+  --repeat "$((REPEAT > 5 ? REPEAT : 5))" --project "$work/ui" \
+  --mlflow-python "$OLDPWD/$MLFLOW_VENV/bin/python" --out "$OLDPWD/$results/ui.json")
+"$OUR_PY" benchmarks/bench_ui.py report "$results/ui.json" --page docs/benchmarks/ui.md \
+  --markdown docs/BENCHMARKS.md
+fi
+
 # Recipes: each reference system in full, the whole way, with its figures and the loop's answer.
 if want recipes; then
 echo "== recipes" >&2
 case "$RECIPES_PY" in /*) recipes_py=$RECIPES_PY ;; *) recipes_py=$PWD/$RECIPES_PY ;; esac
 (cd "$work" && "$recipes_py" "$OLDPWD/benchmarks/bench_recipes.py" run ${RECIPES:+--only $RECIPES} \
-  --workdir "$work/recipes" --out "$OLDPWD/$results/recipes.json" --repeat "$REPEAT")
+  --workdir "$work/recipes" --out "$OLDPWD/$results/recipes.json" --repeat "$REPEAT" \
+  ${RECIPES_UNTIL:+--until "$RECIPES_UNTIL"})
 "$OUR_PY" benchmarks/bench_recipes.py report "$results/recipes.json" --markdown docs/BENCHMARKS.md \
   --pages docs/recipes
 fi
