@@ -11,6 +11,7 @@ from . import (  # noqa: F401 - they register commands
     _monitor,
     _replay,
     _runs,
+    _score,
     _serve,
     _train,
     _ui,

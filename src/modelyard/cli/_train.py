@@ -18,13 +18,30 @@ def train(
         "--tune", help="Run N Optuna trials (each a child run) and keep the best.")] = None,
     alias: Annotated[list[str] | None, typer.Option(
         "--alias", help="Point this alias at the new version (repeatable).")] = None,
+    executor: Annotated[str | None, typer.Option(
+        "--executor", help="Where tuning trials run: local (one after another here) or ray "
+                           "(in parallel on the cluster at MODELYARD_RAY_ADDRESS, or a local "
+                           "one started for this command) [the spec's executor, else local].")
+    ] = None,
     project: ProjectOpt = None,
     db_url: DbOpt = None,
 ) -> None:
-    """Fit, evaluate, track and register a model as the spec says."""
+    """Fit, evaluate, track and register a model as the spec says.
+
+    The tuning study is kept beside the metadata database: a tuning job that was killed
+    continues where it stopped when the same command runs again.
+    """
     with open_from_cli(project, db_url) as yard:
-        result = yard.train(spec, tune_trials=tune, progress=True,
-                            aliases=tuple(alias) if alias else None)
+        from ..distributed import open_executor
+        from ..train import load_spec, study_storage
+        from ..train import train as run_training
+
+        loaded = load_spec(spec)
+        url = yard.store.db.engine.url.render_as_string(hide_password=False)
+        with open_executor(executor or loaded.executor) as chosen:
+            result = run_training(yard, loaded, tune_trials=tune, progress=True,
+                                  aliases=tuple(alias) if alias else None,
+                                  executor=chosen, study_storage=study_storage(url))
     v = result.model_version
     console().print(f"[green]registered[/] {esc(v.ref)}"
                     + (f" ({esc(', '.join(v.aliases))})" if v.aliases else "")

@@ -1,5 +1,9 @@
-"""Training: specs, fit, evaluation, cross-validation, tuning with Optuna."""
+"""Training: specs, fit, evaluation, cross-validation, tuning with Optuna (in this process or
+on an executor it is handed)."""
 
+from ._executor import EXECUTORS as EXECUTORS
+from ._executor import Executor as Executor
+from ._executor import InProcessExecutor as InProcessExecutor
 from ._holdout import held_out as held_out
 from ._holdout import held_out_by_user as held_out_by_user
 from ._metrics import CLASSIFICATION_METRICS as CLASSIFICATION_METRICS
@@ -21,14 +25,18 @@ from ._spec import EstimatorSpec as EstimatorSpec
 from ._spec import TrainSpec as TrainSpec
 from ._spec import TuneSpec as TuneSpec
 from ._spec import load_spec as load_spec
+from ._study import study_storage as study_storage
 from ._train import train as train
 from ._workspace import Workspace as Workspace
 
 __all__ = [
     "CLASSIFICATION_METRICS",
+    "EXECUTORS",
     "REGRESSION_METRICS",
     "EstimatorSpec",
+    "Executor",
     "ImplicitALSRecommender",
+    "InProcessExecutor",
     "MetricComparison",
     "PopularityRecommender",
     "RankingSpec",
@@ -47,5 +55,6 @@ __all__ = [
     "relevant_items",
     "replay",
     "split_by_user",
+    "study_storage",
     "train",
 ]

@@ -68,7 +68,8 @@ class TrainSpec:
     the decision threshold; the model then predicts with it wherever it is loaded. An
     ``[image]`` table (``height``, ``width``, optional ``name``, ``channels``, ``scale``,
     ``columns``) registers the version with an image field over its pixel columns (see
-    :meth:`~modelyard.registry.Signature.with_image`).
+    :meth:`~modelyard.registry.Signature.with_image`). ``executor = "ray"`` runs the
+    tuning trials in parallel on a Ray cluster (``modelyard train`` connects to it).
     """
 
     model: str
@@ -92,6 +93,7 @@ class TrainSpec:
     source: str = ""
     ranking: RankingSpec | None = None
     image: dict[str, Any] | None = None
+    executor: str = "local"
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain data (estimator objects shown by their repr)."""
@@ -107,7 +109,7 @@ class TrainSpec:
 _TOP_KEYS = {
     "model", "dataset", "target", "features", "task", "preprocess", "experiment", "run_name",
     "seed", "estimator", "pipeline", "evaluation", "tune", "aliases", "alias", "tags",
-    "ranking", "image",
+    "ranking", "image", "executor",
 }
 _EVAL_KEYS = {"test_size", "cv", "metrics", "primary_metric", "primary", "threshold"}
 _TUNE_KEYS = {"trials", "params", "timeout_s", "cv"}
@@ -199,6 +201,10 @@ def spec_from_dict(raw: dict[str, Any], *, source: str = "") -> TrainSpec:
             raise InvalidInput(f"[image]{_where(source)} needs height and width (and may give "
                                f"{', '.join(sorted(keys - {'height', 'width'}))}): the "
                                "request field that takes a whole image instead of its pixels")
+    executor = raw.get("executor", "local")
+    if executor not in ("local", "ray"):
+        raise InvalidInput(f"'executor'{_where(source)} must be 'local' (tuning trials in this "
+                           f"process) or 'ray' (in parallel on a Ray cluster); got {executor!r}")
     preprocess = raw.get("preprocess", "auto")
     if preprocess not in ("auto", "none"):
         raise InvalidInput(f"'preprocess'{_where(source)} must be 'auto' or 'none'")
@@ -253,6 +259,7 @@ def spec_from_dict(raw: dict[str, Any], *, source: str = "") -> TrainSpec:
         source=source,
         ranking=ranking,
         image=None if image is None else dict(image),
+        executor=executor,
     )
 
 

@@ -22,11 +22,13 @@ from ._estimator import (
     prepare_categoricals,
     with_preprocessing,
 )
+from ._executor import Executor
 from ._holdout import cut
 from ._metrics import default_primary, evaluate, label_scorer, lower_is_better, scorer_for
 from ._ranking import train_ranking
 from ._result import TrainResult
 from ._spec import TrainSpec, TuneSpec, load_spec
+from ._study import study_key
 from ._tune import resolve_names, tune
 from ._workspace import Workspace
 
@@ -70,6 +72,8 @@ def train(
     tune_trials: int | None = None,
     progress: bool = False,
     aliases: tuple[str, ...] | None = None,
+    executor: Executor | None = None,
+    study_storage: str | None = None,
 ) -> TrainResult:
     """Fit, evaluate, log and register a model as a spec says.
 
@@ -81,6 +85,12 @@ def train(
             overrides the spec's ``[tune] trials``.
         progress: show rich progress bars.
         aliases: point these aliases at the new version (overrides the spec's).
+        executor: where tuning trials run (in this process by default; a
+            ``modelyard.distributed.RayExecutor`` runs them in parallel on Ray). A spec that
+            says ``executor = "ray"`` needs one.
+        study_storage: the Optuna storage that keeps the tuning study, so that a killed
+            tuning job resumes (:func:`study_storage` of the metadata database's URL);
+            ``None`` keeps it in memory.
 
     Returns:
         The run, the registered version and the metrics.
@@ -88,6 +98,7 @@ def train(
     Raises:
         InvalidInput: the spec, dataset, columns or estimator are wrong.
         NotFound: the dataset version does not exist.
+        Conflict: another process is tuning the same study now.
 
     Example:
         >>> result = yard.train("specs/cancer.toml", tune_trials=20)  # doctest: +SKIP
@@ -101,6 +112,11 @@ def train(
         spec = replace(spec, aliases=aliases)
     if spec.task == "ranking":
         return train_ranking(workspace, spec, aliases=spec.aliases)
+    if executor is None and spec.executor != "local" and spec.tune.trials > 0:
+        raise InvalidInput(
+            f"the spec runs its tuning trials on {spec.executor!r} (executor = "
+            f"\"{spec.executor}\"); run it with `modelyard train SPEC`, or pass executor="
+            "modelyard.distributed.RayExecutor() (set executor = \"local\" to tune here)")
     version = workspace.datasets.get(spec.dataset)
     frame = workspace.datasets.load(version.ref)
     features = _columns(spec, frame)
@@ -133,7 +149,9 @@ def train(
         if spec.tune.trials > 0:
             best_params = _tune(spec.tune, estimator, base, X_train, y_train, task=task,
                                 primary=primary, n_classes=n_classes, seed=spec.seed,
-                                run=run, bars=bars)
+                                run=run, bars=bars, executor=executor,
+                                storage=study_storage,
+                                study_name=_study_name(spec, version.ref, features, primary))
             full = resolve_names(estimator, list(best_params))
             prefix = _final_prefix(estimator, base)
             estimator = clone(estimator).set_params(
@@ -230,6 +248,7 @@ def _flat_params(estimator: Any) -> dict[str, str]:
 def _tune(
     spec: TuneSpec, estimator: Any, base: Any, X: pd.DataFrame, y: pd.Series, *, task: str,
     primary: str, n_classes: int, seed: int, run: Any, bars: Progress | None,
+    executor: Executor | None, storage: str | None, study_name: str,
 ) -> dict[str, Any]:
     space = dict(spec.params) or default_search_space(base)
     if not space:
@@ -248,10 +267,21 @@ def _tune(
     best_params, best_score = tune(
         estimator, X, y, space=space, trials=spec.trials, scoring=scoring, negated=negated,
         task=task, cv=spec.cv, seed=seed, timeout_s=spec.timeout_s, parent=run,
-        on_trial=on_trial,
+        on_trial=on_trial, executor=executor, storage=storage, study_name=study_name,
     )
     run.log_metric(f"tune_best_cv_{primary}", best_score)
     return best_params
+
+
+def _study_name(spec: TrainSpec, data: str, features: list[str], primary: str) -> str:
+    """The tuning study's name: what it searches, not how many trials or where they run."""
+    searched = spec.to_dict()
+    for key in ("run_name", "aliases", "tags", "source", "executor", "experiment"):
+        searched.pop(key, None)
+    searched["tune"] = {k: v for k, v in searched["tune"].items()
+                        if k not in ("trials", "timeout_s")}
+    return study_key(spec.model, {"spec": searched, "data": data, "features": features,
+                                  "primary": primary})
 
 
 def _cross_validate(
