@@ -199,10 +199,16 @@ def test_health_ready_and_metrics(http: httpx.Client) -> None:
 
 
 def test_feedback_is_stored(http: httpx.Client, server: Server, tmp_path: Path) -> None:
+    X, _ = cancer_frame()
+    rid = http.post("/v1/models/cancer/predict",
+                    json=X.head(2).to_dict(orient="records")).json()["request_id"]
     r = http.post("/v1/models/cancer/feedback",
-                  json={"items": [{"request_id": "r-1", "label": 1}, {"request_id": "r-1",
-                                                                     "row": 1, "label": 0}]})
+                  json={"items": [{"request_id": rid, "label": 1}, {"request_id": rid,
+                                                                   "row": 1, "label": 0}]})
     assert r.status_code == 200 and r.json()["stored"] == 2
+    never = http.post("/v1/models/cancer/feedback",
+                      json={"items": [{"request_id": "r-1", "label": 1}]})
+    assert never.status_code == 422 and "never answered" in never.json()["message"]
     bad = http.post("/v1/models/cancer/feedback", json={"items": [{"label": 1, "row": -1}]})
     assert bad.status_code == 422
     assert {v["column"] for v in bad.json()["violations"]} == {"items.0.request_id",

@@ -28,7 +28,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ import pyarrow as pa
 
 from ..config import default
 from ._logfiles import LogPart, recover_log_folder
+from ._logindex import AnsweredIndex, find_logged, other_writers
 from ._logschema import LogSchema, arrow_type
 from ._logstore import open_log_store
 
@@ -199,6 +200,7 @@ class PredictionLog:
         self._rotate_asked = threading.Event()
         self._rotated = threading.Event()
         self._retry_at: float | None = None
+        self._answered = AnsweredIndex()
 
     def start(self) -> PredictionLog:
         """Start the writer thread (``append`` starts it too); returns ``self``."""
@@ -249,6 +251,7 @@ class PredictionLog:
         entry = _Entry(schema, request_id, int(stamp * 1_000_000), alias, float(latency_ms),
                        status, inputs, predictions, probabilities, n)
         with self._lock:
+            self._answered.add(schema.model, request_id, n)
             if self._closed or self._queued_rows + n > self.max_queue_rows:
                 self.dropped_rows += n
                 return False
@@ -257,6 +260,41 @@ class PredictionLog:
         if self._thread is None:
             self.start()
         return True
+
+    def answered(self, model: str, request_ids: Iterable[str], *,
+                 wait: bool = True) -> dict[str, int]:
+        """Which of ``request_ids`` were answered for ``model`` and logged, with their row
+        counts: from this process's newest ids, else from the log (closed parts and this
+        machine's open ones). Blocks (call it off the event loop).
+
+        Args:
+            model: the model name.
+            request_ids: the ids to look for.
+            wait: when some are not found and another process (another worker) writes
+                to the same log, wait one flush interval for its newest rows and look
+                again.
+
+        Returns:
+            ``{request_id: rows}`` for the ids found.
+
+        Raises:
+            StorageUnavailable: the object store holding the log cannot be read.
+
+        Example:
+            >>> log.answered("fraud", ["3f2a..."])  # doctest: +SKIP
+            {'3f2a...': 1}
+        """
+        ids = set(request_ids)
+        with self._lock:
+            found = self._answered.lookup(model, ids)
+        missing = ids - found.keys()
+        if missing:
+            found.update(find_logged(self.store, model, missing))
+            missing -= found.keys()
+        if missing and wait and other_writers(self.store, model):
+            time.sleep(self.flush_interval_s + 0.1)
+            found.update(find_logged(self.store, model, missing))
+        return found
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until every queued row is written to an open part (readable after a crash,

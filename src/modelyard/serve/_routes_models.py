@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
 
-from ..errors import ValidationFailed
+from ..errors import Conflict, ValidationFailed
 from ._auth import key_from_headers
 from ._http import json_response, read_body
 from ._state import State, guard
@@ -80,6 +80,10 @@ async def refresh(state: State) -> dict[str, Any]:
 async def feedback(name: str, request: Request, state: State) -> dict[str, Any]:
     """Store true labels for rows of answered requests (for accuracy monitoring).
 
+    Every item must name a request this service answered for the model (its answer's
+    ``request_id``) and a row it had; otherwise nothing is stored and the answer is 422
+    naming the unknown items (a label joined to no prediction monitors nothing).
+
     While a rollout is open, labels of requests its versions answered (or shadowed)
     recently also score those versions at once: ``labelled`` and ``accuracy`` (``mae``
     for a regressor) in ``/stats``. Answers ``{"model": name, "stored": n,
@@ -98,9 +102,40 @@ async def feedback(name: str, request: Request, state: State) -> dict[str, Any]:
             "\"row\": 0}, ...]}: " + "; ".join(f"{v['column']}: {v['message']}"
                                               for v in violations), violations) from None
     labels = [(i.request_id, i.row, i.label) for i in parsed.items]
+    await _check_answered(state, served.name, parsed.items)
     stored = await asyncio.to_thread(state.yard.store.feedback.add, served.name, labels)
     scored = await state.router.score(served.name, labels)
     return {"model": served.name, "stored": stored, "scored": scored}
+
+
+async def _check_answered(state: State, model: str, items: list[FeedbackItem]) -> None:
+    """Refuse, storing nothing, items whose request this service never answered (not in
+    this process's newest answers, nor in the prediction log) or whose row it had not."""
+    if not state.log_predictions:
+        raise Conflict(
+            "this server does not log its predictions (log_predictions is off), so labels "
+            "cannot be joined to them and are not stored; serve with "
+            "MODELYARD_LOG_PREDICTIONS=true to collect feedback")
+    answered = await asyncio.to_thread(state.log.answered, model,
+                                       {i.request_id for i in items})
+    bad = [(n, i) for n, i in enumerate(items)
+           if i.row >= answered.get(i.request_id, 0)]
+    if not bad:
+        return
+    violations = [{"column": f"items.{n}.request_id" if i.request_id not in answered
+                   else f"items.{n}.row",
+                   "rule": "answered",
+                   "message": f"request {i.request_id!r} was never answered for {model!r}"
+                   if i.request_id not in answered else
+                   f"request {i.request_id!r} had {answered[i.request_id]} rows, not row "
+                   f"{i.row}"} for n, i in bad]
+    shown = "; ".join(v["message"] for v in violations[:3])
+    more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+    raise ValidationFailed(
+        f"{len(bad)} of {len(items)} feedback items name no answered prediction: {shown}"
+        f"{more}; nothing was stored. Send labels only for the request_id a prediction's "
+        "answer carried (and its row numbers); a request another replica answered less "
+        "than log_rotate_s ago is visible once its log part closes", violations)
 
 
 @router.get("/v1/models/{name}/stats", tags=["models"], **guard("read"))
