@@ -6,12 +6,18 @@ import json
 import logging
 import signal
 import threading
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ._app import DbOpt, ProjectOpt, app, open_from_cli
 from ._render import console, table, when
+
+if TYPE_CHECKING:
+    from ..distributed import RayTrainer
+    from ..yard import Yard
 
 loop_app = typer.Typer(
     no_args_is_help=True,
@@ -35,10 +41,10 @@ def start(
 ) -> None:
     """Run the loop until interrupted (SIGINT/SIGTERM end it after the current step)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    with open_from_cli(project, db_url) as yard:
+    with open_from_cli(project, db_url) as yard, _ray_trainer(yard) as ray_trainer:
         from ..loop import Loop
 
-        loop = Loop(yard, lease_ttl_s=lease_ttl_s)
+        loop = Loop(yard, lease_ttl_s=lease_ttl_s, trainers={"ray": ray_trainer})
         if not loop.policies:
             console().print("[yellow]no \\[loop.<model>] policy in modelyard.toml; nothing to do")
             raise typer.Exit(1)
@@ -56,6 +62,19 @@ def start(
             signal.signal(sig, lambda *_: stop.set())
         passes = loop.run_forever(interval_s, stop=stop, max_passes=max_passes)
     console().print(f"loop stopped after {passes} passes")
+
+
+@contextmanager
+def _ray_trainer(yard: Yard) -> Iterator[RayTrainer]:
+    """The trainer of ``executor = "ray"`` retrainings; Ray starts only if one runs, and a
+    local cluster it started stops with the loop."""
+    from ..distributed import RayTrainer
+
+    trainer = RayTrainer(yard.settings)
+    try:
+        yield trainer
+    finally:
+        trainer.cluster.close()
 
 
 @loop_app.command()

@@ -17,6 +17,7 @@ from ._policy import RolloutPolicy as RolloutPolicy
 from ._policy import TriggerPolicy as TriggerPolicy
 from ._policy import load_policies as load_policies
 from ._policy import policy_from_dict as policy_from_dict
+from ._retrain import RemoteTrainer as RemoteTrainer
 from ._rollout import RolloutController as RolloutController
 from ._rollout import read_stats as read_stats
 from ._state import ModelLoop as ModelLoop
@@ -33,6 +34,7 @@ __all__ = [
     "LoopStatus",
     "ModelLoop",
     "Policy",
+    "RemoteTrainer",
     "RetrainPolicy",
     "RolloutController",
     "RolloutPolicy",

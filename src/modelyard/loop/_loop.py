@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from ..store import LoopEvent
 from ._audit import Audit
 from ._lease import LoopLease
 from ._policy import Policy, load_policies
+from ._retrain import RemoteTrainer
 from ._state import ModelLoop
 from ._triggers import Trigger
 from ._workspace import Workspace
@@ -49,6 +50,8 @@ class Loop:
         yard: the yard.
         lease_ttl_s: how long one pass's hold on the lease lasts.
         clock: the time source (epoch seconds).
+        trainers: remote trainers by executor name, for policies whose retraining runs
+            elsewhere (``{"ray": modelyard.distributed.RayTrainer(yard.settings)}``).
 
     Example:
         >>> policy = Policy("fraud", triggers=TriggerPolicy(drift=True))  # doctest: +SKIP
@@ -57,8 +60,10 @@ class Loop:
     """
 
     def __init__(self, ws: Workspace, *, lease_ttl_s: float = 30.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 trainers: Mapping[str, RemoteTrainer] | None = None) -> None:
         self._ws = ws
+        self._trainers = dict(trainers or {})
         self._records = ws.store.loop
         self._clock = clock
         self.audit = Audit(ws.store)
@@ -83,7 +88,9 @@ class Loop:
         if policy is None:
             raise NotFound(f"no loop policy for model {model!r}; add [loop.{model}] to "
                            "modelyard.toml or call yard.loop.set_policy")
-        return ModelLoop(self._ws, policy, self.audit, self._clock)
+        return ModelLoop(self._ws, policy, self.audit, self._clock, trainers=self._trainers,
+                         keep_alive=self.lease.acquire,
+                         keep_alive_s=min(5.0, self.lease.ttl_s / 3))
 
     # -- acting -------------------------------------------------------------------------
 

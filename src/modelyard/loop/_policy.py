@@ -13,6 +13,7 @@ A policy is a ``[loop.<model>]`` table in ``modelyard.toml``::
 
     [loop.fraud.retrain]
     tune_trials = 0
+    executor = "local"                  # or "ray": the retraining runs on a Ray cluster
     spec = { }                          # keys that replace the champion's own spec
 
     [loop.fraud.gate]
@@ -79,10 +80,16 @@ class TriggerPolicy:
 @dataclass(frozen=True)
 class RetrainPolicy:
     """How to retrain: the champion's own spec on the newest data, with ``spec`` keys
-    replacing its keys, and optional tuning."""
+    replacing its keys, and optional tuning.
+
+    ``executor = "ray"`` runs the whole retraining as a task on a Ray cluster (the loop
+    process keeps its lease and writes the audit trail while it waits); the loop must be
+    given a Ray trainer (``modelyard loop start`` gives one).
+    """
 
     spec: dict[str, Any] = field(default_factory=dict)
     tune_trials: int = 0
+    executor: str = "local"
 
 
 @dataclass(frozen=True)
@@ -198,6 +205,9 @@ def _validate(p: Policy) -> None:
     if p.gate.bootstrap_samples < 50:
         raise InvalidInput(f"{where}.gate.bootstrap_samples is {p.gate.bootstrap_samples}; "
                            "use at least 50")
+    if p.retrain.executor not in ("local", "ray"):
+        raise InvalidInput(f"{where}.retrain.executor is {p.retrain.executor!r}; use 'local' "
+                           "(retrain in the loop's process) or 'ray' (on a Ray cluster)")
     if p.retrain.tune_trials < 0:
         raise InvalidInput(f"{where}.retrain.tune_trials must not be negative")
 

@@ -6,7 +6,9 @@ the new version finds it on restart instead of training again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import InvalidInput
 from ..registry import Lineage
@@ -18,9 +20,21 @@ from ._workspace import Workspace
 if TYPE_CHECKING:
     from ..store import ModelVersion
 
-__all__ = ["find_cycle_version", "retrain", "retrain_spec"]
+__all__ = ["RemoteTrainer", "find_cycle_version", "retrain", "retrain_spec"]
 
 CYCLE_TAG = "loop_cycle"
+#: how often the loop renews its lease while a remote retraining runs
+KEEP_ALIVE_S = 5.0
+
+
+class RemoteTrainer(Protocol):
+    """Trains a spec somewhere else (a Ray cluster) into the same store.
+
+    ``modelyard.distributed.RayTrainer`` is one; the loop is handed it, by executor name.
+    """
+
+    def submit_training(self, spec: dict[str, Any]) -> Future[str]:
+        """Start training ``spec``; the future holds the registered version's reference."""
 
 
 def retrain_spec(champion: ModelVersion, policy: Policy, cycle: str) -> dict[str, Any]:
@@ -78,11 +92,40 @@ def find_cycle_version(ws: Workspace, model: str, cycle: str) -> ModelVersion | 
     return None
 
 
-def retrain(ws: Workspace, policy: Policy, champion: ModelVersion, cycle: str) -> ModelVersion:
-    """Train the challenger of loop cycle ``cycle`` (or find the one already trained)."""
+def retrain(ws: Workspace, policy: Policy, champion: ModelVersion, cycle: str, *,
+            trainers: Mapping[str, RemoteTrainer] | None = None,
+            keep_alive: Callable[[], object] | None = None,
+            keep_alive_s: float = KEEP_ALIVE_S) -> ModelVersion:
+    """Train the challenger of loop cycle ``cycle`` (or find the one already trained).
+
+    With ``[loop.<model>.retrain] executor`` other than ``local``, the training runs on
+    the trainer of that name; ``keep_alive`` (the lease's renewal) is called every
+    ``keep_alive_s`` while it runs.
+
+    Raises:
+        InvalidInput: the policy names an executor this loop was given no trainer for.
+    """
     found = find_cycle_version(ws, policy.model, cycle)
     if found is not None:
         return found
-    result = train(ws, retrain_spec(champion, policy, cycle), aliases=())
-    version: ModelVersion = result.model_version
-    return version
+    spec = retrain_spec(champion, policy, cycle)
+    name = policy.retrain.executor
+    if name == "local":
+        result = train(ws, spec, aliases=())
+        version: ModelVersion = result.model_version
+        return version
+    trainer = (trainers or {}).get(name)
+    if trainer is None:
+        raise InvalidInput(
+            f"[loop.{policy.model}.retrain] executor = {name!r}, but this loop has no {name} "
+            "trainer: run it with `modelyard loop start`, or pass trainers={'ray': "
+            "modelyard.distributed.RayTrainer(yard.settings)} to Loop")
+    future = trainer.submit_training(spec)
+    while True:
+        try:
+            ref = future.result(timeout=keep_alive_s)
+            break
+        except TimeoutError:
+            if keep_alive is not None:
+                keep_alive()
+    return ws.models.get(ref)

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import NotFound
 from ._audit import Audit
 from ._gate import run_gate
 from ._policy import Policy
-from ._retrain import retrain
+from ._retrain import RemoteTrainer, retrain
 from ._rollout import RolloutController
 from ._triggers import Trigger, check_triggers
 from ._workspace import Workspace
@@ -40,11 +41,20 @@ class ModelLoop:
         policy: the model's policy.
         audit: the audit trail.
         clock: the time source (epoch seconds).
+        trainers: remote trainers by executor name (``[loop.<model>.retrain] executor``).
+        keep_alive: called every ``keep_alive_s`` while a remote retraining runs (the
+            lease's renewal).
+        keep_alive_s: see ``keep_alive``.
     """
 
     def __init__(self, ws: Workspace, policy: Policy, audit: Audit,
-                 clock: Any = time.time) -> None:
+                 clock: Any = time.time, *, trainers: Mapping[str, RemoteTrainer] | None = None,
+                 keep_alive: Callable[[], object] | None = None,
+                 keep_alive_s: float = 5.0) -> None:
         self._ws = ws
+        self._keep_alive_s = keep_alive_s
+        self._trainers = trainers
+        self._keep_alive = keep_alive
         self._records = ws.store.loop
         self.policy = policy
         self._audit = audit
@@ -120,9 +130,14 @@ class ModelLoop:
         champion = self._ws.models.get(f"{self.model}@{state['champion']}")
         self._audit.record_once(self.model, "retrain.started", cycle,
                                 f"retraining v{champion.version}'s spec on the newest data "
-                                f"after {trigger.get('kind')}")
+                                f"after {trigger.get('kind')}"
+                                + ("" if self.policy.retrain.executor == "local" else
+                                   f" on {self.policy.retrain.executor}"),
+                                executor=self.policy.retrain.executor)
         try:
-            challenger = retrain(self._ws, self.policy, champion, cycle)
+            challenger = retrain(self._ws, self.policy, champion, cycle,
+                                 trainers=self._trainers, keep_alive=self._keep_alive,
+                                 keep_alive_s=self._keep_alive_s)
         except Exception as exc:
             self._audit.record_once(self.model, "retrain.failed", cycle,
                                     f"retraining failed: {type(exc).__name__}: {exc}")
