@@ -15,10 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import InvalidInput, StorageUnavailable
+from ..errors import InvalidInput
 from ._canonical import canonicalize
 
-__all__ = ["FORMATS", "Loaded", "read_any", "read_frame", "read_path", "read_sql"]
+__all__ = ["FORMATS", "Loaded", "read_any", "read_frame", "read_path"]
 
 FORMATS = ("csv", "parquet")
 _SUFFIXES = {
@@ -156,87 +156,6 @@ def _read_parquet(file: Path) -> pd.DataFrame:
     return frame
 
 
-def read_sql(query: str, db_url: str) -> Loaded:
-    """Run a SQL query against any SQLAlchemy URL and canonicalise the result.
-
-    Text columns whose values are all ISO 8601 dates become datetimes (SQLite stores dates
-    as text).
-
-    Args:
-        query: a ``SELECT`` (or any statement returning rows).
-        db_url: a SQLAlchemy URL, e.g. ``sqlite:///shop.db`` or
-            ``postgresql+psycopg://user@host/db``.
-
-    Returns:
-        The frame and a description of the source (the password hidden).
-
-    Raises:
-        InvalidInput: the URL is malformed or names a SQLite file that does not exist, its
-            driver is missing, the query fails or returns no rows or duplicate column names.
-        StorageUnavailable: the database cannot be reached.
-    """
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
-
-    if not isinstance(query, str) or not query.strip():
-        raise InvalidInput("the SQL query is empty; pass sql='SELECT ...'")
-    try:
-        url = make_url(db_url)
-    except (ArgumentError, TypeError) as exc:
-        raise InvalidInput(
-            f"db_url {db_url!r} is not a SQLAlchemy URL; use e.g. 'sqlite:///data.db' or "
-            "'postgresql+psycopg://user@host/db'"
-        ) from exc
-    shown = url.render_as_string(hide_password=True)
-    if url.get_backend_name() == "sqlite":
-        database = url.database or ""
-        if database in {"", ":memory:"} or database.startswith("file:"):
-            raise InvalidInput(f"db_url {shown!r} names no SQLite file to query")
-        if not Path(database).is_file():
-            raise InvalidInput(
-                f"SQLite database file {database!r} (from db_url {shown!r}) does not exist; "
-                "check the path"
-            )
-    try:
-        engine = create_engine(url)
-    except (NoSuchModuleError, ModuleNotFoundError) as exc:
-        raise InvalidInput(
-            f"the driver for {url.drivername!r} is not installed ({exc}); install it, e.g. "
-            "pip install 'psycopg[binary]' for postgresql+psycopg"
-        ) from exc
-    except ArgumentError as exc:
-        raise InvalidInput(f"db_url {shown!r} cannot be used: {exc}") from exc
-    try:
-        try:
-            conn = engine.connect()
-        except (DBAPIError, SQLAlchemyError) as exc:
-            orig = getattr(exc, "orig", None) or exc
-            raise StorageUnavailable(
-                f"cannot connect to {shown!r}: {str(orig).strip()}; check the URL and that "
-                "the database is running"
-            ) from exc
-        with conn:
-            try:
-                frame = pd.read_sql_query(text(query), conn)
-            except (DBAPIError, SQLAlchemyError, pd.errors.DatabaseError) as exc:
-                # pandas wraps the driver's error; its message is the useful part.
-                cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) else exc
-                orig = getattr(cause, "orig", None) or cause or exc
-                detail = str(orig).strip().splitlines()[0]
-                raise InvalidInput(
-                    f"the SQL query failed on {shown!r}: {detail}; check the query"
-                ) from exc
-    finally:
-        engine.dispose()
-    try:
-        loaded = canonicalize(frame, parse_dates=True)
-    except InvalidInput as exc:
-        raise InvalidInput(f"the SQL query result: {exc.message}") from exc
-    one_line = " ".join(query.split())
-    return Loaded(loaded, f"sql:{shown}: {one_line}")
-
-
 def read_any(
     source: Source | None,
     *,
@@ -256,6 +175,8 @@ def read_any(
                 "give data to ingest: a CSV or Parquet path, a DataFrame, or sql='SELECT ...' "
                 "with db_url='sqlite:///file.db'"
             )
+        from ._sql import read_sql  # it builds on Loaded, defined here
+
         return read_sql(sql, db_url)
     if sql is not None or db_url is not None:
         raise InvalidInput("give either a source or sql= and db_url=, not both")
