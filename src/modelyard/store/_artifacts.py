@@ -19,6 +19,7 @@ S3 is reached through s3fs (the ``s3`` extra), which reads the usual AWS variabl
 from __future__ import annotations
 
 import abc
+import errno
 import hashlib
 import os
 import shutil
@@ -28,7 +29,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import fsspec
 
@@ -177,17 +178,29 @@ class FsspecArtifactStore(ArtifactStore):
             yield
         except ModelyardError:
             raise
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                self._unavailable(action, exc)
+            raise StorageUnavailable(
+                f"artifact store {self.url!r} is full ({os.strerror(exc.errno)}) while "
+                f"trying to {action} it; nothing half-written was kept or registered: free "
+                "space there (or point MODELYARD_ARTIFACTS at a larger store) and try again"
+            ) from exc
         except Exception as exc:
             library = type(exc).__module__.split(".", 1)[0]
-            if not isinstance(exc, OSError) and library not in _STORAGE_LIBRARIES:
+            if library not in _STORAGE_LIBRARIES:
                 raise
-            hint = ("check AWS_ENDPOINT_URL, the credentials (AWS_ACCESS_KEY_ID and "
-                    "AWS_SECRET_ACCESS_KEY, a profile or a role) and the bucket"
-                    if self._s3 else "check MODELYARD_ARTIFACTS and that the store is reachable")
-            raise StorageUnavailable(
-                f"cannot {action} artifact store {self.url!r}{self._endpoint_hint()}: "
-                f"{type(exc).__name__}: {exc}; {hint}"
-            ) from exc
+            self._unavailable(action, exc)
+
+    def _unavailable(self, action: str, exc: Exception) -> NoReturn:
+        """Raise StorageUnavailable for ``exc``, a failure of the store's backend."""
+        hint = ("check AWS_ENDPOINT_URL, the credentials (AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, a profile or a role) and the bucket"
+                if self._s3 else "check MODELYARD_ARTIFACTS and that the store is reachable")
+        raise StorageUnavailable(
+            f"cannot {action} artifact store {self.url!r}{self._endpoint_hint()}: "
+            f"{type(exc).__name__}: {exc}; {hint}"
+        ) from exc
 
     def _join(self, *parts: str) -> str:
         return "/".join([self.root, *parts])
@@ -205,10 +218,14 @@ class FsspecArtifactStore(ArtifactStore):
             if self.is_local:
                 self.fs.makedirs(self._join("blobs", sha[:2]), exist_ok=True)
                 tmp = self._join("tmp", f"{uuid.uuid4().hex}.part")
-                shutil.copyfile(path, tmp)
-                with open(tmp, "rb+") as fh:
-                    os.fsync(fh.fileno())
-                os.replace(tmp, final)
+                try:
+                    shutil.copyfile(path, tmp)
+                    with open(tmp, "rb+") as fh:
+                        os.fsync(fh.fileno())
+                    os.replace(tmp, final)
+                except BaseException:  # a full disk: leave no partial copy behind
+                    Path(tmp).unlink(missing_ok=True)
+                    raise
             elif self.is_object_store:
                 extra = {"Metadata": {"sha256": sha}} if self._s3 else {}
                 self.fs.put_file(str(path), final, **extra)

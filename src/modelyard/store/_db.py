@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +35,7 @@ __all__ = ["Database"]
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATE_LOCK = threading.Lock()
+_FULL_BYTES = 64 * 1024  # less free space than this on the SQLite file's disk: full
 _PG_MIGRATE_KEY = 0x6D6F64656C79  # "modely": the advisory lock id of schema migrations
 
 
@@ -193,6 +195,12 @@ class Database:
         except IntegrityError as exc:
             raise Conflict(f"the change conflicts with stored data: {exc.orig}") from exc
         except OperationalError as exc:
+            full = self._disk_full()
+            if full is not None:
+                raise StorageUnavailable(
+                    f"the disk holding the metadata database {full} is full ({exc.orig}); "
+                    "the change was not made and nothing stored is lost: free space there "
+                    "and try again") from exc
             raise StorageUnavailable(
                 f"the metadata database at {make_url(self.url).render_as_string()} "
                 f"cannot be used: {exc.orig}; check MODELYARD_DB_URL and that the server "
@@ -200,6 +208,20 @@ class Database:
             ) from exc
         except DBAPIError as exc:
             raise StorageUnavailable(f"the metadata database failed: {exc.orig}") from exc
+
+    def _disk_full(self) -> str | None:
+        """The SQLite file's path when the disk holding it has no room left, else None
+        (SQLite reports a full disk as ``disk I/O error`` in WAL mode)."""
+        if not self.is_sqlite:
+            return None
+        database = make_url(self.url).database or ""
+        if database in ("", ":memory:"):
+            return None
+        try:
+            free = shutil.disk_usage(Path(database).resolve().parent).free
+        except OSError:
+            return None
+        return database if free < _FULL_BYTES else None
 
     @contextmanager
     def read(self) -> Iterator[Session]:
