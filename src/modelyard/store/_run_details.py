@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 from ._db import Database
 from ._entities import RunArtifact, RunInput
 from ._run_records import no_run
@@ -98,9 +98,10 @@ class RunDetails:
 
         Raises:
             NotFound: no run has this id.
+            InvalidInput: a path that is not relative or leaves the run's folder.
         """
-        rows = [{"run_id": run_id, "path": a.path, "blob_sha256": a.blob_sha256, "size": a.size}
-                for a in artifacts]
+        rows = [{"run_id": run_id, "path": _inside(a.path), "blob_sha256": a.blob_sha256,
+                 "size": a.size} for a in artifacts]
         if not rows:
             return
 
@@ -157,3 +158,17 @@ class RunDetails:
 
         result: RunInput = self._db.write(write)
         return result
+
+
+def _inside(path: str) -> str:
+    """``path`` when it names a file inside the run's folder; refused otherwise (absolute,
+    ``..``, a drive or backslash, a NUL byte), so that no reader can be made to write
+    outside the folder it downloads to."""
+    parts = path.split("/")
+    drive = len(path) > 1 and path[1] == ":" and path[0].isalpha()  # c:, on Windows
+    if not path or path.startswith("/") or "\\" in path or "\0" in path or drive \
+            or any(p in ("", ".", "..") for p in parts):
+        raise InvalidInput(
+            f"artifact path {path!r} does not stay inside the run's folder; use a relative "
+            "path such as 'model.skops' or 'plots/roc.png', without '..'")
+    return path

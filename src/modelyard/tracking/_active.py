@@ -233,7 +233,8 @@ class ActiveRun:
             The artifacts recorded, by path.
 
         Raises:
-            InvalidInput: the path does not exist or the name leaves the run's folder.
+            InvalidInput: the path does not exist, the name leaves the run's folder, or a
+                symbolic link in the folder points outside it.
             Conflict: the run has ended.
 
         Example:
@@ -246,7 +247,7 @@ class ActiveRun:
         base = artifact_path(name if name is not None else src.resolve().name)
         files = ([(src, base)] if src.is_file() else [
             (f, f"{base}/{f.relative_to(src).as_posix()}")
-            for f in sorted(src.rglob("*")) if f.is_file()
+            for f in sorted(src.rglob("*")) if _inside(f, src) and f.is_file()
         ])
         logged = []
         for file, art_path in files:
@@ -427,3 +428,16 @@ class ActiveRun:
 
     def __repr__(self) -> str:
         return f"ActiveRun(id={self.id!r}, name={self.name!r}, status={self.status!r})"
+
+
+def _inside(file: Path, folder: Path) -> bool:
+    """``True`` when ``file`` (found under ``folder``) really lies inside it; a symbolic link
+    that leads outside is refused, so logging a folder never copies other files."""
+    if not file.is_symlink():
+        return True
+    target, root = file.resolve(), folder.resolve()
+    if target != root and root not in target.parents:
+        raise InvalidInput(
+            f"cannot log {str(file)!r}: it is a symbolic link to {str(target)!r}, outside "
+            f"the folder {str(folder)!r}; copy the file into the folder or log it by itself")
+    return True

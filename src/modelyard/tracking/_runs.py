@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, Corrupted, InvalidInput, NotFound
 from ..store import Metric, Run, Store
 from ._active import ActiveRun
 from ._environment import capture_environment, process_alive, process_identity
@@ -208,9 +208,17 @@ class Runs:
             target = target / PurePosixPath(wanted).name
         if exact:
             self._copy_blob(exact[0].blob_sha256, target)
-        else:
-            for art in under:
-                self._copy_blob(art.blob_sha256, target / art.path[len(wanted) + 1:])
+            return target
+        root = target.resolve()
+        planned = [(art, target / art.path[len(wanted) + 1:]) for art in under]
+        for art, file in planned:  # all checked before any is written
+            if root not in file.resolve().parents:
+                raise Corrupted(
+                    f"run {run_id}'s artifact path {art.path!r} leads outside {str(target)!r}"
+                    "; nothing was written. The stored path was altered: delete the artifact "
+                    "or the run")
+        for art, file in planned:
+            self._copy_blob(art.blob_sha256, file)
         return target
 
     def _copy_blob(self, sha256: str, target: Path) -> None:
