@@ -24,6 +24,8 @@ __all__ = ["ConvNetClassifier"]
 
 _Array = np.ndarray[Any, Any]
 _CHUNK = 512
+_WEIGHTS = ("conv1_w_", "conv1_b_", "conv2_w_", "conv2_b_", "fc1_w_", "fc1_b_", "fc2_w_",
+            "fc2_b_", "fc3_w_", "fc3_b_")
 
 
 def _conv(x: _Array, w: _Array, b: _Array) -> _Array:
@@ -120,12 +122,17 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def _logits(self, images: _Array) -> _Array:
-        x = _pool(np.maximum(_conv(images, self.conv1_w_, self.conv1_b_), 0))
-        x = _pool(np.maximum(_conv(x, self.conv2_w_, self.conv2_b_), 0))
+        # In float64: float32 BLAS kernels round differently with the arrays' memory
+        # alignment, so the same weights gave metrics that differed in the 8th digit from
+        # one process to the next, and a replay could not match the registered numbers.
+        w = {k: np.asarray(getattr(self, k), dtype=np.float64) for k in _WEIGHTS}
+        x = _pool(np.maximum(_conv(images.astype(np.float64), w["conv1_w_"], w["conv1_b_"]),
+                             0))
+        x = _pool(np.maximum(_conv(x, w["conv2_w_"], w["conv2_b_"]), 0))
         x = x.reshape(len(x), -1)
-        x = np.maximum(x @ self.fc1_w_.T + self.fc1_b_, 0)
-        x = np.maximum(x @ self.fc2_w_.T + self.fc2_b_, 0)
-        return np.asarray(x @ self.fc3_w_.T + self.fc3_b_)
+        x = np.maximum(x @ w["fc1_w_"].T + w["fc1_b_"], 0)
+        x = np.maximum(x @ w["fc2_w_"].T + w["fc2_b_"], 0)
+        return np.asarray(x @ w["fc3_w_"].T + w["fc3_b_"])
 
     def predict_proba(self, X: Any) -> _Array:
         """Class probabilities (softmax of the network's outputs), in ``classes_`` order."""
