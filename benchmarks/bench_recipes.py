@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -64,7 +66,8 @@ def _too_late(until: float | None, runs: list[dict[str, Any]]) -> str:
     stop = time.strftime("%H:%M UTC", time.gmtime(until))
     if left <= 0:
         return f"the deadline {stop} had passed"
-    took = [r.get("seconds", r.get("after_seconds")) for r in runs if "not_run" not in r]
+    took = [r.get("seconds", r.get("after_seconds")) for r in runs
+            if "not_run" not in r and "unfinished" not in r]
     if took and max(took) > left:
         return (f"a run took up to {max(took):,.0f} s and {left:,.0f} s were left before the "
                 f"deadline {stop}")
@@ -72,7 +75,8 @@ def _too_late(until: float | None, runs: list[dict[str, Any]]) -> str:
 
 
 def _deadline(text: str | None) -> float | None:
-    """``HH:MM`` (UTC, the next such time) as epoch seconds."""
+    """``HH:MM`` (UTC) as epoch seconds: today's, or tomorrow's when today's was more than
+    12 hours ago (so a time a little in the past counts as passed)."""
     if not text:
         return None
     hours, _, minutes = text.partition(":")
@@ -80,16 +84,40 @@ def _deadline(text: str | None) -> float | None:
     today = time.gmtime(now)
     at = (now - today.tm_hour * 3600 - today.tm_min * 60 - today.tm_sec
           + int(hours) * 3600 + int(minutes) * 60)
-    return at if at > now else at + 86400
+    return at if at > now - 12 * 3600 else at + 86400
 
 
 def run(workdir: Path, out: Path, names: list[str], rows: int | None, loop: bool,
-        repeat: int, until: float | None = None) -> dict[str, Any]:
+        repeat: int, until: float | None = None, not_run: str = "") -> dict[str, Any]:
     import modelyard
     from modelyard.errors import ModelyardError
     from modelyard.recipes import RECIPE_NAMES, RecipeOptions, get_recipe
 
+    earlier = (json.loads(out.read_text(encoding="utf-8")).get("recipes", {})
+               if names and out.exists() else {})  # a partial run replaces those recipes
     results: dict[str, Any] = {}
+
+    def save() -> dict[str, Any]:
+        """Write what is known so far, so that a process stopped at a deadline leaves its
+        finished runs (and the run it was in, as not finished) on disk."""
+        doc = {"recipes": {**earlier, **results}}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_name(out.name + ".partial")
+        partial.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        partial.replace(out)
+        return doc
+
+    if until is not None:  # at the deadline: write what is known and stop, whatever runs
+        def stop() -> None:
+            save()
+            print(f"deadline {time.strftime('%H:%M UTC', time.gmtime(until))}: stopped",
+                  flush=True)
+            os._exit(3)
+
+        timer = threading.Timer(max(until - time.time(), 0), stop)
+        timer.daemon = True
+        timer.start()
+
     for name in names or list(RECIPE_NAMES):
         try:
             recipe = get_recipe(name)
@@ -98,38 +126,48 @@ def run(workdir: Path, out: Path, names: list[str], rows: int | None, loop: bool
             continue
         entry: dict[str, Any] = {"title": recipe.title, "machine": machine(),
                                  "versions": _versions(), "rows": rows, "loop": loop,
-                                 "runs": []}
+                                 "repeat": repeat, "runs": []}
+        results[name] = entry
         for i in range(1, repeat + 1):
-            late = _too_late(until, entry["runs"])
+            late = not_run or _too_late(until, entry["runs"])
             if late:
                 entry["runs"].append({"not_run": late})
                 print(f"{name} run {i}/{repeat}: not run ({late})", flush=True)
+                save()
                 continue
             folder = workdir / f"{name}-{i}"
             folder.mkdir(parents=True, exist_ok=True)
             started = time.perf_counter()
+            begun = time.strftime("%H:%M UTC", time.gmtime())
+            entry["runs"].append({"failed": "did not finish: the benchmark process was "
+                                  f"stopped during this run (started {begun})",
+                                  "unfinished": True})
+            save()
             try:
                 with modelyard.open(folder) as yard:
                     result = recipe.run(yard, RecipeOptions(rows=rows, loop=loop, quiet=True))
-                entry["runs"].append({
+                entry["runs"][-1] = {
                     "seconds": round(time.perf_counter() - started, 1),
                     "champion_version": result.champion_version,
-                    "metrics": _plain(result.metrics), "notes": _plain(result.notes)})
+                    "metrics": _plain(result.metrics), "notes": _plain(result.notes)}
             except Exception as exc:  # a recipe that breaks is a failed run, reported so
-                entry["runs"].append({"failed": f"{type(exc).__name__}: {exc}",
-                                      "after_seconds": round(time.perf_counter() - started, 1)})
+                entry["runs"][-1] = {"failed": f"{type(exc).__name__}: {exc}",
+                                     "after_seconds": round(time.perf_counter() - started, 1)}
             last = entry["runs"][-1]
             print(f"{name} run {i}/{repeat}: " + (f"{last['seconds']} s" if "seconds" in last
                   else f"failed after {last['after_seconds']} s"), flush=True)
+            entry["machine_after"] = machine()
+            save()
         entry["machine_after"] = machine()
-        results[name] = entry
-    if names and out.exists():  # a partial run replaces those recipes; each keeps its date
-        earlier = json.loads(out.read_text(encoding="utf-8")).get("recipes", {})
-        results = {**earlier, **results}
-    doc = {"recipes": results}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=2), encoding="utf-8")
-    return doc
+    return save()
+
+
+def _runs(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs asked for: those recorded, then any the process never reached (it was
+    stopped at its deadline first) as not run."""
+    missing = max(entry.get("repeat", 0) - len(entry["runs"]), 0)
+    return entry["runs"] + [{"not_run": "not started: the benchmark process was stopped at "
+                             "its deadline before this run"}] * missing
 
 
 def _finished(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -192,8 +230,12 @@ def _outcome(runs: list[dict[str, Any]]) -> tuple[str, list[str]]:
     return counted, reasons
 
 
-def report(path: Path, markdown: Path | None, pages: Path | None = None) -> str:
-    doc = json.loads(path.read_text(encoding="utf-8"))
+def report(paths: list[Path], markdown: Path | None, pages: Path | None = None) -> str:
+    """The section of docs/BENCHMARKS.md (and each recipe page's figures) from one or more
+    result files; a recipe in a later file replaces the same recipe in an earlier one."""
+    doc: dict[str, Any] = {"recipes": {}}
+    for path in paths:
+        doc["recipes"].update(json.loads(path.read_text(encoding="utf-8"))["recipes"])
     lines = [SECTION, "",
              "Each recipe in full in fresh projects: ingest, validate, train the candidates "
              "(compared on a validation split cut from the training data), score the chosen "
@@ -213,10 +255,11 @@ def report(path: Path, markdown: Path | None, pages: Path | None = None) -> str:
         if "skipped" in entry:
             lines.append(f"| {name} | {when} | skipped: {entry['skipped']} | | | | | |")
             continue
-        good = _finished(entry["runs"])
-        broken = [r for r in entry["runs"] if "failed" in r]
-        skipped = [r for r in entry["runs"] if "not_run" in r]
-        run_note = f"{when}; {len(entry['runs'])} run(s)" + (
+        runs = _runs(entry)
+        good = _finished(runs)
+        broken = [r for r in runs if "failed" in r]
+        skipped = [r for r in runs if "not_run" in r]
+        run_note = f"{when}; {len(runs)} run(s)" + (
             f", {len(broken)} failed" if broken else "") + (
             f", **{len(skipped)} not run**" if skipped else "")
         for r in broken:
@@ -224,7 +267,8 @@ def report(path: Path, markdown: Path | None, pages: Path | None = None) -> str:
         for r in skipped:
             notes.append(f"- {name}: a run was **not run**: {r['not_run']}")
         if not good:
-            lines.append(f"| {name} | {run_note} | failed | | | | | |")
+            what = "not run" if len(skipped) == len(runs) else "failed"
+            lines.append(f"| {name} | {run_note} | {what} | | | | | |")
             continue
         rows_per = sorted({r["notes"].get("loop", {}).get("http_rows_per_request")
                            for r in good} - {None})
@@ -233,7 +277,7 @@ def report(path: Path, markdown: Path | None, pages: Path | None = None) -> str:
             http += f" ({', '.join(map(str, rows_per))} rows a request)"
         outcome, reasons = _outcome(good)
         notes += [f"- {name}: {reason}" for reason in reasons]
-        total = _total(entry["runs"])
+        total = _total(runs)
         lines.append(f"| {name} | {run_note} | {_figures(good)} | {_validation(good)} | {http} "
                      f"| {_latency(good, 'api_latency')} | {outcome} | {spread(total)} |")
     for name in ("fraud", "images", "movies", "sentiment"):
@@ -263,17 +307,19 @@ PAGE_SECTION = "## Figures from the last benchmark run"
 def _page(name: str, entry: dict[str, Any]) -> str:
     """The generated figures at the end of ``docs/recipes/<name>.md``."""
     m = entry["machine"]
-    good = _finished(entry["runs"])
+    runs = _runs(entry)
+    good = _finished(runs)
     lines = [PAGE_SECTION, "",
              f"Written by `benchmarks/bench_recipes.py report --pages docs/recipes` from the "
-             f"run of {m['date']} ({len(entry['runs'])} full run(s) asked for, "
+             f"run of {m['date']} ({len(runs)} full run(s) asked for, "
              f"{len(good)} finished, in fresh projects; "
              f"{m['cpus']} CPU cores, {m['platform']}, Python {m['python']}; load at the "
              f"start `{m['uptime']}`). Figures: median (min-max) of the runs.", ""]
-    for r in entry["runs"]:
+    for r in runs:
         if "failed" in r:
             after = r.get("after_seconds", r.get("seconds"))
-            lines.append(f"- a run **failed** after {after} s: {r['failed']}")
+            lines.append(f"- a run **failed**: {r['failed']}" if after is None else
+                         f"- a run **failed** after {after} s: {r['failed']}")
         if "not_run" in r:
             lines.append(f"- a run was **not run** (no time is reported for it): "
                          f"{r['not_run']}")
@@ -291,10 +337,10 @@ def _page(name: str, entry: dict[str, Any]) -> str:
               f"{_latency(good, 'api_latency')}",
               f"- the loop: {outcome}",
               *[f"- the loop's reason: {reason}" for reason in reasons],
-              f"- the whole recipe: {spread(_total(entry['runs']), ' s')}"
+              f"- the whole recipe: {spread(_total(runs), ' s')}"
               + (f" (a run that failed or was not run counts as failed in the median, "
-                 f"{len(good)} of {len(entry['runs'])} finished)"
-                 if len(good) < len(entry["runs"]) else ""),
+                 f"{len(good)} of {len(runs)} finished)"
+                 if len(good) < len(runs) else ""),
               "", "Packages: " + ", ".join(f"{k} {v}" for k, v in entry["versions"].items())
               + ".", ""]
     last = good[-1]["notes"].get("loop", {}).get("events") or []
@@ -318,16 +364,20 @@ def main() -> None:
     r.add_argument("--repeat", type=int, default=3, help="runs of each recipe")
     r.add_argument("--until", help="HH:MM UTC: start no run that the longest finished run "
                    "says would end after it; those are reported as not run")
+    r.add_argument("--not-run", default="", metavar="REASON",
+                   help="run nothing: record each run of the named recipes as not run, for "
+                   "this reason (a decision taken by whoever ran the benchmark)")
     rep = sub.add_parser("report")
-    rep.add_argument("path", type=Path)
+    rep.add_argument("paths", type=Path, nargs="+", help="result files; a recipe in a "
+                     "later one replaces the same recipe in an earlier one")
     rep.add_argument("--markdown", type=Path)
     rep.add_argument("--pages", type=Path, help="docs/recipes: write each recipe's figures")
     args = p.parse_args()
     if args.cmd == "run":
         run(args.workdir, args.out, args.only, args.rows, not args.no_loop, args.repeat,
-            _deadline(args.until))
+            _deadline(args.until), args.not_run)
     else:
-        print(report(args.path, args.markdown, args.pages))
+        print(report(args.paths, args.markdown, args.pages))
 
 
 if __name__ == "__main__":
