@@ -175,6 +175,14 @@ def _finished(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in runs if "failed" not in r and "not_run" not in r]
 
 
+def _counted(reasons: Any) -> list[tuple[str, int]]:
+    """Each distinct reason with how many runs gave it, in first-seen order."""
+    out: dict[str, int] = {}
+    for reason in reasons:
+        out[reason] = out.get(reason, 0) + 1
+    return list(out.items())
+
+
 def _total(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The whole recipe's seconds: a failed or not-run run is no time (infinitely slow in
     the median)."""
@@ -264,8 +272,8 @@ def report(paths: list[Path], markdown: Path | None, pages: Path | None = None) 
             f", **{len(skipped)} not run**" if skipped else "")
         for r in broken:
             notes.append(f"- {name}: a run **failed**: {r['failed']}")
-        for r in skipped:
-            notes.append(f"- {name}: a run was **not run**: {r['not_run']}")
+        for reason, count in _counted(r["not_run"] for r in skipped):
+            notes.append(f"- {name}: {count} of {len(runs)} run(s) **not run**: {reason}")
         if not good:
             what = "not run" if len(skipped) == len(runs) else "failed"
             lines.append(f"| {name} | {run_note} | {what} | | | | | |")
@@ -320,9 +328,9 @@ def _page(name: str, entry: dict[str, Any]) -> str:
             after = r.get("after_seconds", r.get("seconds"))
             lines.append(f"- a run **failed**: {r['failed']}" if after is None else
                          f"- a run **failed** after {after} s: {r['failed']}")
-        if "not_run" in r:
-            lines.append(f"- a run was **not run** (no time is reported for it): "
-                         f"{r['not_run']}")
+    for reason, count in _counted(r["not_run"] for r in runs if "not_run" in r):
+        lines.append(f"- {count} of {len(runs)} run(s) **not run** (no time is reported for "
+                     f"them): {reason}")
     if not good:
         return "\n".join([*lines, ""])
     outcome, reasons = _outcome(good)
