@@ -426,7 +426,7 @@ def report(path: Path, page: Path | None, markdown: Path | None) -> str:
              "every metric value and its `latest_metrics`). modelyard: `modelyard ui`, "
              "`GET /api/runs` (50 a page, with the total count); MLflow: `mlflow server "
              "--backend-store-uri sqlite:///...`, `POST /ajax-api/2.0/mlflow/runs/search` "
-             "over every experiment, `max_results` 50 (what MLflow's UI asks). "
+             "over every experiment, `max_results` 50 (the endpoint MLflow's own UI calls). "
              f"{doc['repeat']} rounds, one request of each kind per side per round after one "
              "warm-up request each, the sides' order alternating; figures are the median "
              "(min-max) in ms.", ""]
