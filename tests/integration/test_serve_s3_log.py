@@ -86,8 +86,17 @@ def test_a_server_logs_to_s3_and_a_kill_loses_at_most_the_last_flush(
                 t.join(10)
         assert len(answered) > 50, "too little load to mean anything"
 
-        # 3. `modelyard monitor` reads the bucket (recovering the dead server's open part
-        # from this machine's spool first) and counts every logged prediction
+        # 3. `modelyard doctor` uploads the dead server's open part from this machine's
+        # spool; `modelyard monitor` reads the bucket and counts every logged prediction
+        assert list((default_spool(url) / "cancer").glob(".part-*.arrows"))
+        try:
+            main(["doctor", "--log-dir", url, "--no-verify", "--json", "--project",
+                  str(project)])
+        except SystemExit as exc:
+            assert not exc.code, capsys.readouterr()
+        doctor = json.loads(capsys.readouterr().out)
+        assert doctor["log_recovered_files"] == 1 and doctor["log_recovered_rows"] > 0
+        assert not list((default_spool(url) / "cancer").glob(".part-*"))
         code = 0
         try:
             main(["monitor", "cancer", "--log-dir", url, "--window", "last:1000000",
