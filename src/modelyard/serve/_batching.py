@@ -75,7 +75,12 @@ class MicroBatcher(Generic[In, Out]):
         self._expected = expected
         self._on_batch = on_batch
         self._queue: deque[_Pending[In, Out]] = deque()
-        self._arrived: asyncio.Event | None = None
+        self._queued_rows = 0
+        # The batcher sleeps on ``_waiter``; ``submit`` wakes it only when that changes what
+        # it does: a first request while idle, or, while a batch gathers, one that fills the
+        # batch or is the last one known to be coming. Other requests cost no wake-up.
+        self._waiter: asyncio.Future[None] | None = None
+        self._gathered = -1  # rows of the batch gathering now; -1 while idle
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"modelyard-{name}",
                                             initializer=thread_init)
@@ -103,20 +108,28 @@ class MicroBatcher(Generic[In, Out]):
             raise RuntimeError("submit to a closed MicroBatcher")
         loop = asyncio.get_running_loop()
         if self._task is None:
-            self._arrived = asyncio.Event()
             self._task = loop.create_task(self._run(), name="modelyard-batcher")
         future: asyncio.Future[Out] = loop.create_future()
         self._queue.append(_Pending(item, rows, future))
-        assert self._arrived is not None
-        self._arrived.set()
+        self._queued_rows += rows
+        waiter = self._waiter
+        if waiter is not None and (self._gathered < 0 or self._expected() <= 0 or
+                                   self._gathered + self._queued_rows >= self.max_batch_size):
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
         return future
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def close(self) -> None:
         """Finish every queued request, then stop the task and the thread."""
         self._closing = True
         if self._task is not None:
-            assert self._arrived is not None
-            self._arrived.set()
+            self._wake()
             await self._task
         self._executor.shutdown(wait=True)
 
@@ -127,34 +140,42 @@ class MicroBatcher(Generic[In, Out]):
             item = self._queue.popleft()
             batch.append(item)
             rows += item.rows
+            self._queued_rows -= item.rows
         return rows
 
+    async def _sleep(self, loop: asyncio.AbstractEventLoop, deadline: float | None) -> None:
+        """Until ``submit`` (or ``close``) wakes the batcher, or ``deadline`` passes."""
+        waiter = self._waiter = loop.create_future()
+        timer = None if deadline is None else loop.call_at(deadline, self._wake)
+        try:
+            await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+
     async def _run(self) -> None:
-        assert self._arrived is not None
         loop = asyncio.get_running_loop()
         while True:
             if not self._queue:
                 if self._closing:
                     return
-                self._arrived.clear()
-                await self._arrived.wait()
+                self._gathered = -1
+                await self._sleep(loop, None)
                 continue
             first = self._queue.popleft()
+            self._queued_rows -= first.rows
             batch = [first]
             rows = self._take(batch, first.rows)
             if rows < self.max_batch_size and self.max_wait_s and self._expected() > 0:
                 deadline = loop.time() + self.max_wait_s
                 while rows < self.max_batch_size and self._expected() > 0 and not (
                         self._queue and rows + self._queue[0].rows > self.max_batch_size):
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
+                    if loop.time() >= deadline or self._closing:
                         break
-                    self._arrived.clear()
-                    try:
-                        await asyncio.wait_for(self._arrived.wait(), remaining)
-                    except TimeoutError:
-                        break
+                    self._gathered = rows
+                    await self._sleep(loop, deadline)
                     rows = self._take(batch, rows)
+            self._gathered = -1
             live = [p for p in batch if not p.future.cancelled()]
             if not live:
                 continue

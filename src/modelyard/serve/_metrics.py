@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -29,6 +30,45 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256,
                     0.512, 1.024, 2.048, 5.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+_FOLD_AT = 512  # answered requests tallied before they go into the metrics (one process)
+
+
+class _Tally:
+    """Answered requests of one version not yet in the Prometheus metrics."""
+
+    __slots__ = ("latency", "requests", "rows", "rows_metric", "seconds")
+
+    def __init__(self, requests: Any, latency: Any, rows: Any) -> None:
+        self.requests = requests
+        self.latency = latency
+        self.rows_metric = rows
+        self.rows = 0
+        self.seconds: list[float] = []
+
+    def fold(self) -> None:
+        """Add the tallied requests to the metrics: one increment per bucket, not per
+        request (prometheus-client's histogram keeps a value per bucket and one sum)."""
+        seconds, self.seconds = self.seconds, []
+        rows, self.rows = self.rows, 0
+        if not seconds:
+            return
+        self.requests.inc(len(seconds))
+        self.rows_metric.inc(rows)
+        buckets = getattr(self.latency, "_buckets", None)
+        bounds = getattr(self.latency, "_upper_bounds", None)
+        total = getattr(self.latency, "_sum", None)
+        if buckets is None or bounds is None or total is None or len(seconds) < 8:
+            for s in seconds:
+                self.latency.observe(s)
+            return
+        # the bucket of each value is the first bound >= it, as Histogram.observe picks
+        counts = np.bincount(np.searchsorted(bounds, seconds, side="left"),
+                             minlength=len(bounds))
+        for i in np.flatnonzero(counts).tolist():
+            buckets[i].inc(int(counts[i]))
+        total.inc(float(np.sum(seconds)))
 
 
 class _LogCollector(Collector):
@@ -80,7 +120,8 @@ class ServeMetrics:
             "A rollout's challenger outside the requests it answered: shadow predictions "
             "(ok, error, skipped) and canary failures answered by the champion (fallback)",
             ["model", "version", "stage", "outcome"], registry=r)
-        self._ok: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
+        self._ok: dict[tuple[str, int], _Tally] = {}
+        self._fold_at = 1 if self.multiprocess_dir is not None else _FOLD_AT
         # which process the counters belong to: monitoring compares readings only within
         # one server's life (counters restart at 0 with every process)
         self.started = Gauge("modelyard_server_started_seconds",
@@ -137,16 +178,25 @@ class ServeMetrics:
         self._shown = now
 
     def observe_ok(self, model: str, version: int, seconds: float, rows: int) -> None:
-        """Record one answered prediction request."""
-        children = self._ok.get((model, version))
-        if children is None:
+        """Record one answered prediction request.
+
+        In one process the request is only tallied here (a list append) and the tallies go
+        into the Prometheus metrics every ``_FOLD_AT`` requests and before each scrape, in
+        one step per version: the text ``/metrics`` answers is exact all the same. A worker
+        of several writes each request through at once, since any worker may answer the
+        scrape and must see every other worker's answered requests.
+        """
+        tally = self._ok.get((model, version))
+        if tally is None:
             v = str(version)
-            children = self._ok[(model, version)] = (
+            tally = self._ok[(model, version)] = _Tally(
                 self.requests.labels(model, v, "200"), self.latency.labels(model, v),
                 self.rows.labels(model, v))
-        children[0].inc()
-        children[1].observe(seconds)
-        children[2].inc(rows)
+        tally.rows += rows
+        seconds_ = tally.seconds
+        seconds_.append(seconds)
+        if len(seconds_) >= self._fold_at:
+            tally.fold()
 
     def observe_challenger(self, model: str, version: int, stage: str, outcome: str,
                            rows: int = 0) -> None:
@@ -171,8 +221,14 @@ class ServeMetrics:
 
         return observe
 
+    def fold(self) -> None:
+        """Move every tallied request into the Prometheus metrics (``render`` does it)."""
+        for tally in list(self._ok.values()):
+            tally.fold()
+
     def render(self) -> bytes:
         """The Prometheus text format (every worker's sum, in a multi-worker server)."""
+        self.fold()
         if self._aggregate is None:
             return bytes(generate_latest(self.registry))
         self.sync()
