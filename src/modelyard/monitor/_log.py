@@ -201,6 +201,7 @@ class PredictionLog:
         self._rotated = threading.Event()
         self._retry_at: float | None = None
         self._answered = AnsweredIndex()
+        self._scan_lock = threading.Lock()
 
     def start(self) -> PredictionLog:
         """Start the writer thread (``append`` starts it too); returns ``self``."""
@@ -265,7 +266,9 @@ class PredictionLog:
                  wait: bool = True) -> dict[str, int]:
         """Which of ``request_ids`` were answered for ``model`` and logged, with their row
         counts: from this process's newest ids, else from the log (closed parts and this
-        machine's open ones). Blocks (call it off the event loop).
+        machine's open ones). Blocks (call it off the event loop). A lookup that reaches the
+        log reads its ``request_id`` and ``row`` columns (about 0.7 s per million logged
+        rows on a 2-core machine); such lookups run one at a time.
 
         Args:
             model: the model name.
@@ -288,12 +291,15 @@ class PredictionLog:
         with self._lock:
             found = self._answered.lookup(model, ids)
         missing = ids - found.keys()
-        if missing:
+        if not missing:
+            return found
+        # one scan of the log at a time: a flood of unknown ids costs one core at most
+        with self._scan_lock:
             found.update(find_logged(self.store, model, missing))
             missing -= found.keys()
-        if missing and wait and other_writers(self.store, model):
-            time.sleep(self.flush_interval_s + 0.1)
-            found.update(find_logged(self.store, model, missing))
+            if missing and wait and other_writers(self.store, model):
+                time.sleep(self.flush_interval_s + 0.1)
+                found.update(find_logged(self.store, model, missing))
         return found
 
     def flush(self, timeout: float = 10.0) -> None:
