@@ -160,3 +160,25 @@ def test_an_unreachable_store_keeps_the_part_local_and_says_so(
     assert read_prediction_log(PredictionLog(url, spool_dir=spool).store,
                                "fraud").num_rows == 30
     assert not list((spool / "fraud").glob(".part-*"))
+
+
+def test_the_monitor_reads_its_log_from_the_bucket(s3: S3, tmp_path: Path) -> None:
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    import modelyard
+    from modelyard.monitor import Monitor
+
+    url = s3.url("predictions")
+    log = PredictionLog(url, spool_dir=tmp_path / "spool", flush_interval_s=0.02)
+    append(log, 0, 200)
+    log.close()
+    frame = pd.DataFrame({"amount": [1.0, 5.0, 3.0, 9.0], "count": [1, 2, 3, 4]})
+    with modelyard.open(tmp_path / "project") as yard:
+        yard.models.register("fraud", LogisticRegression().fit(frame, [0, 1, 0, 1]),
+                             input_example=frame)
+        monitor = Monitor(yard.store, yard.models, yard.settings, log_root=url)
+        assert monitor.log_root == url
+        report = monitor.check("fraud", window="last:100000", alerts=False,
+                               reference="window:0/4102444800")
+        assert [dict(w.versions) for w in report.windows] == [{"3": 200}]

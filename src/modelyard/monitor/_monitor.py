@@ -47,6 +47,8 @@ class Monitor:
         store: the yard's store.
         models: the yard's registry.
         settings: thresholds, the default window and the webhook.
+        log_root: where the prediction log lives, a folder or an fsspec URL
+            (``<state_dir>/predictions`` by default).
 
     Example:
         >>> report = yard.monitor.check("fraud", window="hourly")  # doctest: +SKIP
@@ -55,10 +57,21 @@ class Monitor:
         >>> yard.monitor.write_html(report, "fraud.html")  # doctest: +SKIP
     """
 
-    def __init__(self, store: Store, models: Models, settings: Settings) -> None:
+    def __init__(self, store: Store, models: Models, settings: Settings, *,
+                 log_root: str | os.PathLike[str] | None = None) -> None:
         self._store = store
         self._models = models
         self.settings = settings
+        self._log_root = log_root
+
+    @property
+    def log_root(self) -> str | os.PathLike[str]:
+        """Where the prediction log is read from when a pass names no other place: the
+        ``log_root`` given (a folder or a URL such as ``s3://bucket/predictions``), else
+        ``<state_dir>/predictions``."""
+        if self._log_root is not None and os.fspath(self._log_root):
+            return self._log_root
+        return self.settings.state_dir / "predictions"
 
     @property
     def thresholds(self) -> DriftThresholds:
@@ -135,8 +148,8 @@ class Monitor:
                 the latest version's) training data by default. Any other reference than
                 the default is a what-if: its windows are returned but not stored, and no
                 alert is opened or resolved.
-            log_root: the prediction log folder (``<state_dir>/predictions``) or its URL
-                (``s3://bucket/predictions``).
+            log_root: the prediction log folder or its URL (``s3://bucket/predictions``);
+                :attr:`log_root` by default.
             rules: alert rules (``AlertRule`` or ``"feature_psi>0.2"``); the defaults
                 from the settings otherwise.
             alerts: apply the alert rules.
@@ -157,8 +170,7 @@ class Monitor:
         spec = parse_window(window or self.settings.monitor_window)
         parsed_rules = [parse_rule(r) if isinstance(r, str) else r
                         for r in (rules if rules is not None else self.default_rules())]
-        root = open_log_store(log_root if log_root is not None else
-                              self.settings.state_dir / "predictions")
+        root = open_log_store(log_root if log_root is not None else self.log_root)
         lo, hi = parse_time(since), parse_time(until)
         baseline_version = self._default_version(model)
         standard = baseline_version.version
