@@ -22,7 +22,7 @@ from typing import Any
 from ..config import Settings
 from ..errors import InvalidInput
 from ..train import EXECUTORS, Executor, InProcessExecutor, study_storage
-from ._cluster import RayCluster
+from ._cluster import RayCluster, import_ray
 
 __all__ = ["RayExecutor", "RayTrainer", "open_executor"]
 
@@ -47,6 +47,7 @@ def open_executor(name: str, *, address: str | None = None,
     if name == "local":
         yield InProcessExecutor()
         return
+    import_ray()  # fail before any work when Ray is missing; the cluster starts on first use
     with RayCluster(address, num_cpus=num_cpus) as cluster:
         yield RayExecutor(cluster)
 

@@ -115,8 +115,9 @@ class StudyHandle:
     """
 
     def __init__(self, study: Any, name: str, resumed: int, requeued: int,
-                 durable: bool) -> None:
+                 durable: bool, storage: Any = None) -> None:
         self.study = study
+        self._storage = storage
         self.name = name
         self.resumed = resumed
         self.requeued = requeued
@@ -148,6 +149,8 @@ class StudyHandle:
             if finished_by is not None:
                 self.study.set_user_attr(_FINISHED, finished_by)
             self.study.set_user_attr(_HOLDER, ["", 0.0])
+        if self._storage is not None:
+            self._storage.engine.dispose()
 
 
 def _prepare_schema(storage: str) -> None:
@@ -211,8 +214,8 @@ def open_study(storage: str | None, key: str, *, sampler: Any) -> StudyHandle:
                     rdb.set_trial_state_values(trial._trial_id, TrialState.FAIL)
                     latest.enqueue_trial(trial.params, user_attrs={"requeued": trial.number})
             done = len(latest.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-            return StudyHandle(latest, ours[-1], done, len(stale), durable=True)
+            return StudyHandle(latest, ours[-1], done, len(stale), durable=True, storage=rdb)
     name = key if not ours else f"{key}-{len(ours) + 1}"
     study = optuna.create_study(study_name=name, storage=rdb, direction="maximize",
                                 sampler=sampler)
-    return StudyHandle(study, name, 0, 0, durable=True)
+    return StudyHandle(study, name, 0, 0, durable=True, storage=rdb)
