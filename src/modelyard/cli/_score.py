@@ -20,7 +20,7 @@ def score(
     executor: Annotated[str | None, typer.Option(
         "--executor", help="ray (Ray Data on the cluster at MODELYARD_RAY_ADDRESS, or a local "
                            "one started for this command) or local (chunks, in this process) "
-                           "[ray when installed, else local].")] = None,
+                           "\\[ray when installed, else local].")] = None,
     output: Annotated[str | None, typer.Option(
         "--output", help="Dataset the predictions go to [<dataset>-scored-<model>].")] = None,
     batch_size: Annotated[int, typer.Option(

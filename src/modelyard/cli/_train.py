@@ -21,7 +21,7 @@ def train(
     executor: Annotated[str | None, typer.Option(
         "--executor", help="Where tuning trials run: local (one after another here) or ray "
                            "(in parallel on the cluster at MODELYARD_RAY_ADDRESS, or a local "
-                           "one started for this command) [the spec's executor, else local].")
+                           "one started for this command) \\[the spec's executor, else local].")
     ] = None,
     project: ProjectOpt = None,
     db_url: DbOpt = None,
