@@ -87,6 +87,9 @@ class Settings:
         "load models stored as plain pickle (only for files you trust)")
     busy_timeout_ms: int = _setting(30_000,
         "how long a SQLite writer waits for another writer before giving up")
+    ray_address: str = _setting("",
+        "Ray cluster to join (auto, host:6379, ray://host:10001); empty starts a local one "
+        "on 127.0.0.1 for the command that needs it")
     serve_host: str = _setting("127.0.0.1",
         "the address `modelyard serve` listens on (0.0.0.0 to accept remote clients)")
     serve_port: int = _setting(8000, "the port `modelyard serve` listens on")

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .monitor import Monitor
     from .registry import Models
     from .tracking import ActiveRun, Runs
-    from .train import ReplayReport, TrainResult, TrainSpec
+    from .train import Executor, ReplayReport, TrainResult, TrainSpec
 
 __all__ = ["Yard", "open"]
 
@@ -107,14 +107,23 @@ class Yard:
         tune_trials: int | None = None,
         progress: bool = False,
         aliases: tuple[str, ...] | None = None,
+        executor: Executor | None = None,
     ) -> TrainResult:
         """Fit, evaluate, log and register a model from a training spec.
 
-        See :func:`modelyard.train.train` for the arguments.
-        """
-        from .train import train
+        Tuning studies are kept beside the metadata database, so a killed tuning job given
+        the same spec resumes. See :func:`modelyard.train.train` for the arguments.
 
-        return train(self, spec, tune_trials=tune_trials, progress=progress, aliases=aliases)
+        Example:
+            >>> from modelyard.distributed import open_executor  # doctest: +SKIP
+            >>> with open_executor("ray") as ray:  # doctest: +SKIP
+            ...     yard.train("spec.toml", tune_trials=16, executor=ray)
+        """
+        from .train import study_storage, train
+
+        url = self.store.db.engine.url.render_as_string(hide_password=False)
+        return train(self, spec, tune_trials=tune_trials, progress=progress, aliases=aliases,
+                     executor=executor, study_storage=study_storage(url))
 
     def replay(self, ref: str, *, tolerance: float = 1e-9, keep: bool = False) -> ReplayReport:
         """Rebuild a version from its lineage alone in a fresh run and compare its metrics

@@ -17,13 +17,6 @@ from _raykit import make_rows
 import modelyard
 from modelyard.distributed import RayCluster
 
-RAY_MARKER = "ray: uses the local Ray cluster that tests/distributed start once per run"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``ray`` marker (until pyproject lists it)."""
-    config.addinivalue_line("markers", RAY_MARKER)
-
 
 def processes_mentioning(text: str) -> list[int]:
     """The pids whose command line contains ``text`` (our cluster's own temp folder)."""

@@ -68,9 +68,9 @@ def start(
 def _ray_trainer(yard: Yard) -> Iterator[RayTrainer]:
     """The trainer of ``executor = "ray"`` retrainings; Ray starts only if one runs, and a
     local cluster it started stops with the loop."""
-    from ..distributed import RayTrainer
+    from ..distributed import RayCluster, RayTrainer
 
-    trainer = RayTrainer(yard.settings)
+    trainer = RayTrainer(yard.settings, RayCluster(yard.settings.ray_address or None))
     try:
         yield trainer
     finally:

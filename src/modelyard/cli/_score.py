@@ -46,6 +46,7 @@ def score(
         TimeElapsedColumn,
     )
 
+    from ..distributed import RayCluster
     from ..distributed import score as run_scoring
 
     chosen = executor or ("ray" if importlib.util.find_spec("ray") else "local")
@@ -55,9 +56,15 @@ def score(
                       TimeElapsedColumn(), console=console(),
                       disable=json_out) as bars:
             task = bars.add_task(f"score ({chosen})", total=rows)
-            result = run_scoring(yard, model, dataset, executor=chosen, output=output,
-                                 batch_size=batch_size, keep_input=not predictions_only,
-                                 on_rows=lambda n: bars.advance(task, n))
+            cluster = (RayCluster(yard.settings.ray_address or None) if chosen == "ray"
+                       else None)
+            try:
+                result = run_scoring(yard, model, dataset, executor=chosen, output=output,
+                                     batch_size=batch_size, keep_input=not predictions_only,
+                                     on_rows=lambda n: bars.advance(task, n), cluster=cluster)
+            finally:
+                if cluster is not None:
+                    cluster.close()
     if json_out:
         import json
 

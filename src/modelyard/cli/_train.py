@@ -38,7 +38,8 @@ def train(
 
         loaded = load_spec(spec)
         url = yard.store.db.engine.url.render_as_string(hide_password=False)
-        with open_executor(executor or loaded.executor) as chosen:
+        with open_executor(executor or loaded.executor,
+                           address=yard.settings.ray_address or None) as chosen:
             result = run_training(yard, loaded, tune_trials=tune, progress=True,
                                   aliases=tuple(alias) if alias else None,
                                   executor=chosen, study_storage=study_storage(url))
