@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _report import machine, replace_section, spread, summary
+from _report import fmt, machine, replace_section, spread, summary
 
 SECTION = "## Recipes: the reference systems in full"
 FINAL_OK = "promoted"
@@ -175,6 +175,22 @@ def _finished(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in runs if "failed" not in r and "not_run" not in r]
 
 
+def _load(m: dict[str, Any]) -> str:
+    return str(m["uptime"].split("load average:")[-1].strip())
+
+
+def _total_text(runs: list[dict[str, Any]], unit: str = "") -> str:
+    """The whole recipe's time: median (min-max) when every run finished; otherwise the
+    finished runs' times and how many did not finish (never a median over fewer runs)."""
+    total = _total(runs)
+    if not total["failed"]:
+        return spread(total, unit)
+    done = [fmt(r["seconds"], unit) for r in _finished(runs)]
+    return (("finished: " + ", ".join(done) + "; " if done else "")
+            + f"{total['failed']} of {len(runs)} did not finish or were not run, so there is "
+            "no median")
+
+
 def _counted(reasons: Any) -> list[tuple[str, int]]:
     """Each distinct reason with how many runs gave it, in first-seen order."""
     out: dict[str, int] = {}
@@ -259,7 +275,8 @@ def report(paths: list[Path], markdown: Path | None, pages: Path | None = None) 
     notes: list[str] = []
     for name, entry in doc["recipes"].items():
         m = entry["machine"]
-        when = f"{m['date']}, load `{m['uptime'].split('load average:')[-1].strip()}`"
+        when = f"{m['date']}, load `{_load(m)}`" + (
+            f" to `{_load(entry['machine_after'])}`" if "machine_after" in entry else "")
         if "skipped" in entry:
             lines.append(f"| {name} | {when} | skipped: {entry['skipped']} | | | | | |")
             continue
@@ -285,9 +302,8 @@ def report(paths: list[Path], markdown: Path | None, pages: Path | None = None) 
             http += f" ({', '.join(map(str, rows_per))} rows a request)"
         outcome, reasons = _outcome(good)
         notes += [f"- {name}: {reason}" for reason in reasons]
-        total = _total(runs)
         lines.append(f"| {name} | {run_note} | {_figures(good)} | {_validation(good)} | {http} "
-                     f"| {_latency(good, 'api_latency')} | {outcome} | {spread(total)} |")
+                     f"| {_latency(good, 'api_latency')} | {outcome} | {_total_text(runs)} |")
     for name in ("fraud", "images", "movies", "sentiment"):
         if name not in doc["recipes"]:
             lines.append(f"| {name} | not run by this invocation | see docs/recipes/{name}.md "
@@ -322,7 +338,9 @@ def _page(name: str, entry: dict[str, Any]) -> str:
              f"run of {m['date']} ({len(runs)} full run(s) asked for, "
              f"{len(good)} finished, in fresh projects; "
              f"{m['cpus']} CPU cores, {m['platform']}, Python {m['python']}; load at the "
-             f"start `{m['uptime']}`). Figures: median (min-max) of the runs.", ""]
+             f"start `{m['uptime']}`"
+             + (f", at the end `{entry['machine_after']['uptime']}`" if "machine_after" in entry
+                else "") + "). Figures: median (min-max) of the finished runs.", ""]
     for r in runs:
         if "failed" in r:
             after = r.get("after_seconds", r.get("seconds"))
@@ -345,10 +363,7 @@ def _page(name: str, entry: dict[str, Any]) -> str:
               f"{_latency(good, 'api_latency')}",
               f"- the loop: {outcome}",
               *[f"- the loop's reason: {reason}" for reason in reasons],
-              f"- the whole recipe: {spread(_total(runs), ' s')}"
-              + (f" (a run that failed or was not run counts as failed in the median, "
-                 f"{len(good)} of {len(runs)} finished)"
-                 if len(good) < len(runs) else ""),
+              f"- the whole recipe: {_total_text(runs, ' s')}",
               "", "Packages: " + ", ".join(f"{k} {v}" for k, v in entry["versions"].items())
               + ".", ""]
     last = good[-1]["notes"].get("loop", {}).get("events") or []
