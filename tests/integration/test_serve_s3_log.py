@@ -1,6 +1,7 @@
 """A real server logging its predictions to a real S3 API (moto in server mode on 127.0.0.1):
-a graceful stop leaves every answered prediction in the bucket, a SIGKILL loses at most the
-last flush, and ``modelyard monitor`` reads the bucket back with exact counts."""
+its own monitoring pass reads back from the bucket exactly what it answered, a SIGKILL
+loses at most the last flush, ``modelyard doctor`` uploads what the dead server left in the
+spool and ``modelyard monitor`` reads the bucket back with exact counts."""
 
 from __future__ import annotations
 
@@ -52,21 +53,11 @@ def test_a_server_logs_to_s3_and_a_kill_loses_at_most_the_last_flush(
     url = s3.url("predictions")
     env = {"MODELYARD_LOG_FLUSH_INTERVAL_S": str(FLUSH_S), "MODELYARD_MAX_BATCH_WAIT_MS": "2"}
     try:
-        # 1. a graceful stop: every answered prediction is in the bucket, once
-        with serving(project, url, env) as server, \
-                httpx.Client(base_url=server.url, timeout=10) as http:
-            first = [answer(http) for _ in range(40)]
-            assert [k for k in s3.fs().find(s3.bucket)] == []  # the open part is local
-        keys = s3.fs().find(s3.bucket)
-        assert keys and all(k.rsplit("/", 1)[-1].startswith("part-") for k in keys)
-        assert read_prediction_log(url, "cancer").column("request_id").to_pylist() == first
-
-        # 2. SIGKILL under load
         answered: list[tuple[float, str]] = []
         stop = threading.Event()
 
-        def load() -> None:
-            with httpx.Client(base_url=server.url, timeout=5) as http:
+        def load(url: str) -> None:
+            with httpx.Client(base_url=url, timeout=5) as http:
                 while not stop.is_set() and len(answered) < 20_000:
                     try:
                         answered.append((time.monotonic(), answer(http)))
@@ -74,7 +65,23 @@ def test_a_server_logs_to_s3_and_a_kill_loses_at_most_the_last_flush(
                         return
 
         with serving(project, url, env) as server:
-            threads = [threading.Thread(target=load, daemon=True) for _ in range(3)]
+            # 1. the server's own monitoring pass closes its parts (one PUT each) and
+            # reads them back from the bucket: exactly the predictions it answered
+            with httpx.Client(base_url=server.url, timeout=60) as http:
+                first = [answer(http) for _ in range(40)]
+                assert s3.fs().find(s3.bucket) == []  # the open part is still local
+                checked = http.post("/v1/models/cancer/monitor", json={
+                    "window": "last:100000", "reference": "window:0/4102444800"})
+                assert checked.status_code == 200, checked.text
+                assert [w["versions"] for w in checked.json()["windows"]] == [{"1": 40}]
+            keys = s3.fs().find(s3.bucket)
+            assert keys and all(k.rsplit("/", 1)[-1].startswith("part-") for k in keys)
+            assert read_prediction_log(url, "cancer").column("request_id").to_pylist() \
+                == first
+
+            # 2. SIGKILL under load
+            threads = [threading.Thread(target=load, args=(server.url,), daemon=True)
+                       for _ in range(3)]
             for t in threads:
                 t.start()
             time.sleep(2.5)
