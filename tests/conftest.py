@@ -8,24 +8,15 @@ for a green run."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import modelyard
+from _backends import BACKENDS, NO_PG, PG_URL, _in_ci, _pg_schema_url
 from modelyard.config import Settings, load_settings
 from modelyard.store import Store, open_store
-
-PG_URL = os.environ.get("MODELYARD_TEST_PG_URL", "")
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-NO_PG = ("no PostgreSQL server (MODELYARD_TEST_PG_URL is unset): scripts/postgres.sh could "
-         "not start one")
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
 @pytest.hookimpl(trylast=True)  # after -m and -k have deselected what they deselect
@@ -45,27 +36,6 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("MODELYARD_") and key != "MODELYARD_TEST_PG_URL":
             monkeypatch.delenv(key)
-
-
-def _pg_schema_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
-    if not PG_URL:
-        if _in_ci():
-            pytest.fail(f"CI=true and {NO_PG}")
-        pytest.skip("no PostgreSQL server: run the suite through scripts/test.sh")
-    from sqlalchemy import create_engine, text
-
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

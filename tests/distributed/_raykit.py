@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -24,3 +27,19 @@ def tuned_spec(trials: int, **extra: object) -> dict[str, object]:
             "tune": {"trials": trials, "cv": 2, "params": {
                 "n_estimators": {"low": 20, "high": 60},
                 "max_depth": {"low": 2, "high": 8}}}, **extra}
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """The pids whose command line contains ``text`` (our cluster's own temp folder)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace")
+        except OSError:
+            continue
+        if text in cmdline and int(entry.name) != os.getpid():
+            found.append(int(entry.name))
+    return found

@@ -12,26 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _raykit import make_rows
+from _raykit import make_rows, processes_mentioning
 
 import modelyard
 from modelyard.distributed import RayCluster
-
-
-def processes_mentioning(text: str) -> list[int]:
-    """The pids whose command line contains ``text`` (our cluster's own temp folder)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
-                errors="replace")
-        except OSError:
-            continue
-        if text in cmdline and int(entry.name) != os.getpid():
-            found.append(int(entry.name))
-    return found
 
 
 @pytest.fixture(scope="session")

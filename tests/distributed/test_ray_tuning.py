@@ -16,10 +16,9 @@ from pathlib import Path
 import optuna
 import pytest
 import tomli_w
-from _raykit import tuned_spec
+from _raykit import processes_mentioning, tuned_spec
 
 import modelyard
-from conftest import processes_mentioning
 from modelyard.distributed import RayCluster, RayExecutor
 from modelyard.store import Run
 from modelyard.train import TrainResult, study_storage, train

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 import modelyard
+from _backends import BACKENDS, _pg_schema_url
 from _s3 import S3, s3_bucket, s3_server  # noqa: F401
 from _serving import cancer_frame, in_process
-from conftest import BACKENDS, _pg_schema_url
 from modelyard.serve import create_app
 
 pytestmark = pytest.mark.s3
