@@ -68,12 +68,16 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     from rich.table import Table
     from rich.text import Text
 
+    cells = [[v if isinstance(v, Text) else Text("" if v is None else str(v)) for v in row]
+             for row in rows]
     t = Table(title=esc(title), header_style=HEADER_STYLE, title_justify="left")
-    for col in columns:
-        t.add_column(esc(col), overflow="fold")
-    for row in rows:
-        t.add_row(*(v if isinstance(v, Text) else Text("" if v is None else str(v))
-                    for v in row))
+    for i, col in enumerate(columns):
+        # the first column names the row (an id to copy, a name): never folded
+        widest = max((len(row[0].plain) for row in cells), default=0) if i == 0 else None
+        t.add_column(esc(col), overflow="fold", no_wrap=i == 0,
+                     min_width=min(widest, 40) if widest else None)
+    for row in cells:
+        t.add_row(*row)
     console().print(t)
 
 
