@@ -109,6 +109,9 @@ class Settings:
     canary_timeout_ms: float = _setting(250.0,
         "a canary request the challenger has not answered in this time is answered by the "
         "champion instead (and counted as the challenger's fallback)")
+    log_dir: str = _setting("",
+        "where the prediction log lives: a folder or an fsspec URL (s3://bucket/predictions); "
+        "empty means .modelyard/predictions")
     log_predictions: bool = _setting(True,
         "write every served prediction to the prediction log (what monitoring reads)")
     log_rotate_mb: float = _setting(64.0,

@@ -94,11 +94,15 @@ def test_a_killed_writer_loses_no_flushed_row_and_nothing_is_uploaded_twice(
     assert proc.stdout is not None
     flushed = 0
     deadline = time.monotonic() + 60
-    while flushed < 1500 and time.monotonic() < deadline:
+    # kill it while a stream is open (not in the instant after a rotation closed one and
+    # before the next flush opens another)
+    while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
             break
         flushed = int(line)
+        if flushed >= 1500 and list((spool / "fraud").glob(".part-*.arrows")):
+            break
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     proc.stdout.close()
@@ -182,3 +186,16 @@ def test_the_monitor_reads_its_log_from_the_bucket(s3: S3, tmp_path: Path) -> No
         report = monitor.check("fraud", window="last:100000", alerts=False,
                                reference="window:0/4102444800")
         assert [dict(w.versions) for w in report.windows] == [{"3": 200}]
+
+
+def test_the_log_dir_setting_points_the_monitor_and_the_server_at_the_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import modelyard
+
+    monkeypatch.setenv("MODELYARD_LOG_DIR", "s3://bucket/predictions")
+    with modelyard.open(tmp_path) as yard:
+        assert yard.settings.log_dir == "s3://bucket/predictions"
+        assert yard.monitor.log_root == "s3://bucket/predictions"
+    monkeypatch.delenv("MODELYARD_LOG_DIR")
+    with modelyard.open(tmp_path) as yard:
+        assert yard.monitor.log_root == yard.settings.state_dir / "predictions"

@@ -3,7 +3,6 @@ what is safe to repair."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,8 +20,9 @@ def doctor(
     verify: Annotated[bool, typer.Option(
         "--verify/--no-verify", help="Hash every referenced artifact (reads them all).")
     ] = True,
-    log_dir: Annotated[Path | None, typer.Option(
-        help="The prediction log's folder (default: .modelyard/predictions).")] = None,
+    log_dir: Annotated[str | None, typer.Option(
+        help="The prediction log's folder or fsspec URL [the log_dir setting, else "
+             ".modelyard/predictions].")] = None,
     json_out: JsonOpt = False,
     project: ProjectOpt = None,
     db_url: DbOpt = None,
@@ -34,7 +34,7 @@ def doctor(
 
     with open_from_cli(project, db_url) as yard:
         store = check_store(yard.store, repair=repair, verify=verify)
-        log = check_prediction_log(log_dir or yard.settings.state_dir / "predictions",
+        log = check_prediction_log(log_dir or yard.monitor.log_root,
                                    repair=repair)
     problems = store.problems + [f"prediction log {path}: could not be sealed ({why}); free "
                                  "disk space and run `modelyard doctor` again"

@@ -50,8 +50,9 @@ def check(
              "replaces the defaults.")] = None,
     no_alerts: Annotated[bool, typer.Option("--no-alerts", help="Apply no alert rules.")]
     = False,
-    log_dir: Annotated[Path | None, typer.Option(
-        help="Prediction log folder [.modelyard/predictions].")] = None,
+    log_dir: Annotated[str | None, typer.Option(
+        help="Prediction log folder or fsspec URL (s3://bucket/predictions) "
+             "[the log_dir setting, else .modelyard/predictions].")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
     = False,
     project: ProjectOpt = None,

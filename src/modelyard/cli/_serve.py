@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -23,8 +22,9 @@ def serve(
         help="Most rows per model call [64].")] = None,
     max_batch_wait_ms: Annotated[float | None, typer.Option(
         help="Longest wait for a batch to fill [2].")] = None,
-    log_dir: Annotated[Path | None, typer.Option(
-        help="Prediction log folder [.modelyard/predictions].")] = None,
+    log_dir: Annotated[str | None, typer.Option(
+        help="Prediction log folder or fsspec URL (s3://bucket/predictions) "
+             "[the log_dir setting, else .modelyard/predictions].")] = None,
     log_level: Annotated[str, typer.Option(help="Server log level.")] = "info",
     ui: Annotated[bool, typer.Option(
         "--ui", help="Also serve the dashboard at /ui (one worker).")] = False,

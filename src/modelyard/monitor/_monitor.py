@@ -67,11 +67,11 @@ class Monitor:
     @property
     def log_root(self) -> str | os.PathLike[str]:
         """Where the prediction log is read from when a pass names no other place: the
-        ``log_root`` given (a folder or a URL such as ``s3://bucket/predictions``), else
-        ``<state_dir>/predictions``."""
+        ``log_root`` given (a folder or a URL such as ``s3://bucket/predictions``), else the
+        ``log_dir`` setting, else ``<state_dir>/predictions``."""
         if self._log_root is not None and os.fspath(self._log_root):
             return self._log_root
-        return self.settings.state_dir / "predictions"
+        return self.settings.log_dir or self.settings.state_dir / "predictions"
 
     @property
     def thresholds(self) -> DriftThresholds:

@@ -54,8 +54,7 @@ def create_app(
     """
     if not refs:
         raise InvalidInput("name at least one model to serve, e.g. fraud@champion")
-    state = ServeState(yard, refs, settings or yard.settings,
-                       Path(log_root) if log_root is not None else None)
+    state = ServeState(yard, refs, settings or yard.settings, log_root)
     # The predict routes document the hot path and answer only where the router is called
     # directly: ServeApp answers a POST to their paths before FastAPI (``_asgi``).
     app = ServeApp(title=TITLE, version=VERSION, description=DESCRIPTION,

@@ -55,13 +55,13 @@ class ServeState:
     """
 
     def __init__(self, yard: Yard, refs: list[str], settings: Settings,
-                 log_root: Path | None) -> None:
+                 log_root: str | Path | None) -> None:
         self.yard = yard
         self.settings = settings
         self.metrics = ServeMetrics()
         self.log_predictions = settings.log_predictions
         self.log = PredictionLog(
-            log_root or settings.state_dir / "predictions",
+            log_root or settings.log_dir or settings.state_dir / "predictions",
             rotate_bytes=int(settings.log_rotate_mb * 1024 * 1024),
             rotate_s=settings.log_rotate_s,
             flush_interval_s=settings.log_flush_interval_s,
