@@ -103,6 +103,9 @@ class Settings:
         "threads one model call may use (OpenMP, BLAS) in the server; 0 leaves the libraries' "
         "default. Batching, not threads inside a call, scales small requests")
     max_body_bytes: int = _setting(1_048_576, "largest prediction request body accepted")
+    max_image_pixels: int = _setting(4096 * 3072,
+        "largest image (width x height, read from the file's header before decoding) a "
+        "prediction request may send; larger files get 413")
     max_rows_per_request: int = _setting(1000, "most records in one prediction request")
     swap_poll_interval_s: float = _setting(2.0,
         "how often the server checks the registry for moved aliases and revoked keys")

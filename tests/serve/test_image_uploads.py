@@ -202,3 +202,33 @@ def test_large_images_decode_off_the_event_loop(
     assert len(health) >= 3 and sorted(health)[int(len(health) * 0.9)] < 0.1, (
         f"/health p90 {sorted(health)[int(len(health) * 0.9)] * 1000:.0f} ms while images "
         f"took {min(decode) * 1000:.0f}-{max(decode) * 1000:.0f} ms")
+
+
+def test_the_pixel_budget_is_the_max_image_pixels_setting(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    from _serving import in_process
+    from modelyard.serve import create_app
+
+    X, y = load_digits(return_X_y=True)
+    frame = pd.DataFrame(X / 16.0, columns=[f"px{i}" for i in range(64)])
+    monkeypatch.setenv("MODELYARD_MAX_IMAGE_PIXELS", "10000")  # 100 x 100
+    with modelyard.open(tmp_path) as yard:
+        model = LogisticRegression(max_iter=300).fit(frame, y)
+        sig = infer_signature(frame.head(), model).with_image("image", height=8, width=8,
+                                                              scale=1 / 255)
+        yard.models.register("digits", model, signature=sig, input_example=frame.head())
+        assert yard.settings.max_image_pixels == 10_000
+        small = _file(np.zeros((100, 100), dtype=np.uint8))
+        large = _file(np.zeros((101, 100), dtype=np.uint8))
+
+        async def check(client: httpx.AsyncClient) -> None:
+            url = "/v1/models/digits/predict"
+            ok = await client.post(url, files={"image": ("a.png", small, "image/png")})
+            assert ok.status_code == 200, ok.text
+            refused = await client.post(url, files={"image": ("b.png", large, "image/png")})
+            assert refused.status_code == 413
+            message = refused.json()["message"]
+            assert "10,100 pixels" in message and "max_image_pixels" in message, message
+
+        in_process(create_app(yard, ["digits@latest"]), check)

@@ -176,7 +176,8 @@ def _open(data: bytes, max_pixels: int) -> Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Pillow's own guard (far above ours) fired while reading the header
         raise ImageTooLarge(f"the image declares more than {max_pixels:,} pixels, the most "
-                            "this server decodes; send it smaller") from None
+                            "this server decodes (its max_image_pixels setting); send it "
+                            "smaller") from None
     except UnidentifiedImageError:
         raise InvalidInput("not a PNG or JPEG image (its first bytes are neither); send a "
                            "PNG or a JPEG file") from None
@@ -187,8 +188,8 @@ def _open(data: bytes, max_pixels: int) -> Image:
     if width * height > max_pixels:
         image.close()
         raise ImageTooLarge(f"the image is {width}x{height} ({width * height:,} pixels); the "
-                            f"most this server decodes is {max_pixels:,} pixels; send it "
-                            "smaller")
+                            f"most this server decodes is {max_pixels:,} pixels (its "
+                            "max_image_pixels setting); send it smaller")
     if width < 1 or height < 1:
         raise InvalidInput(f"the image is {width}x{height}; it has no pixels")
     return image

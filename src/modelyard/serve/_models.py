@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..errors import InvalidInput, ModelyardError, NotFound
 from ..monitor import FeatureSketches, LogSchema
-from ..registry import Models, Predictor
+from ..registry import MAX_IMAGE_PIXELS, Models, Predictor
 from ..store import ModelVersion
 from ._batching import MicroBatcher
 from ._schemas import InputSchema, ParsedInput
@@ -140,16 +140,18 @@ class LoadedVersion:
         predictor: the loaded version.
         max_rows: the most records per request.
         make_batcher: builds the batcher for this version's predict function.
+        max_image_pixels: refuse image files whose header declares more pixels (413).
     """
 
     def __init__(self, predictor: Predictor, max_rows: int,
-                 make_batcher: Callable[[LoadedVersion], MicroBatcher[ParsedInput, Result]]
-                 ) -> None:
+                 make_batcher: Callable[[LoadedVersion], MicroBatcher[ParsedInput, Result]],
+                 max_image_pixels: int = MAX_IMAGE_PIXELS) -> None:
         self.predictor = predictor
         self.version: ModelVersion = predictor.version
         sig = predictor.signature
         self.input = InputSchema(sig, f"{self.version.model}_v{self.version.version}_record",
-                                 max_rows, what=self.version.ref)
+                                 max_rows, what=self.version.ref,
+                                 max_image_pixels=max_image_pixels)
         model = predictor.model
         self._model = model
         #: refuses rows the model cannot take before they join a batch
@@ -279,6 +281,7 @@ class ModelTable:
         refs: the references to serve; each must resolve now.
         max_rows: the most records per request.
         make_batcher: builds a version's batcher.
+        max_image_pixels: the largest image a request may send, in pixels.
         on_swap: called with ``(served, loaded)`` after each switch (metrics).
 
     Raises:
@@ -294,9 +297,11 @@ class ModelTable:
         max_rows: int,
         make_batcher: Callable[[LoadedVersion], MicroBatcher[ParsedInput, Result]],
         on_swap: Callable[[ServedModel, LoadedVersion], None] | None = None,
+        max_image_pixels: int = MAX_IMAGE_PIXELS,
     ) -> None:
         self._models = models
         self._max_rows = max_rows
+        self._max_image_pixels = max_image_pixels
         self._make_batcher = make_batcher
         self._on_swap = on_swap
         self.served: dict[str, ServedModel] = {}
@@ -346,7 +351,8 @@ class ModelTable:
 
     def _load(self, version: ModelVersion) -> LoadedVersion:
         predictor = self._models.load(version)
-        loaded = LoadedVersion(predictor, self._max_rows, self._make_batcher)
+        loaded = LoadedVersion(predictor, self._max_rows, self._make_batcher,
+                               self._max_image_pixels)
         loaded.warm_up()
         return loaded
 

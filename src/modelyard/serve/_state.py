@@ -70,6 +70,7 @@ class ServeState:
                                         self.log.queued_rows))
         self.keys = KeyRing(yard.store.keys.list(include_revoked=True))
         self.table = ModelTable(yard.models, refs, max_rows=settings.max_rows_per_request,
+                                max_image_pixels=settings.max_image_pixels,
                                 make_batcher=self._batcher, on_swap=self._swapped)
         #: called after every swap (the app re-documents the predict routes)
         self.on_swap: Callable[[], None] | None = None
