@@ -4,7 +4,6 @@ the last part (``modelyard doctor``)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _tmpfs import small_tmpfs
 from modelyard.monitor import LogSchema, PredictionLog, check_prediction_log, read_prediction_log
 
 SCHEMA = LogSchema("fraud", 1, tuple((f"f{i}", "float") for i in range(20)), "integer", None)
@@ -20,20 +20,8 @@ SCHEMA = LogSchema("fraud", 1, tuple((f"f{i}", "float") for i in range(20)), "in
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MB tmpfs; skipped where mounting is not permitted, except under CI."""
-    folder = tmp_path / "disk"
-    folder.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"cannot mount a tmpfs under CI: {done.stderr.strip()}")
-        pytest.skip(f"mounting a tmpfs is not permitted here: {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "disk", "2m") as folder:
         yield folder
-    finally:
-        # lazily: a writer thread still closing a file must not keep the mount (and pytest
-        # could then not delete its temporary folders)
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def test_a_full_disk_drops_and_counts_and_keeps_earlier_rows(small_disk: Path) -> None:

@@ -16,6 +16,7 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 
 import modelyard
+from _tmpfs import small_tmpfs
 from modelyard.errors import NotFound, StorageUnavailable
 from modelyard.store import check_store
 
@@ -23,18 +24,8 @@ from modelyard.store import check_store
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 1 MB tmpfs; skipped where mounting is not permitted, except under CI."""
-    folder = tmp_path / "artifacts"
-    folder.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"cannot mount a tmpfs under CI: {done.stderr.strip()}")
-        pytest.skip(f"mounting a tmpfs is not permitted here: {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "artifacts", "1m") as folder:
         yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def _files(folder: Path) -> list[str]:
