@@ -111,19 +111,19 @@ class Yard:
     ) -> TrainResult:
         """Fit, evaluate, log and register a model from a training spec.
 
-        Tuning studies are kept beside the metadata database, so a killed tuning job given
-        the same spec resumes. See :func:`modelyard.train.train` for the arguments.
+        See :func:`modelyard.train.train` for the arguments; ``executor`` runs tuning trials
+        elsewhere (on Ray). The tuning study is kept in memory here; ``modelyard train``
+        keeps it beside the metadata database, so that a killed tuning job resumes.
 
         Example:
             >>> from modelyard.distributed import open_executor  # doctest: +SKIP
             >>> with open_executor("ray") as ray:  # doctest: +SKIP
             ...     yard.train("spec.toml", tune_trials=16, executor=ray)
         """
-        from .train import study_storage, train
+        from .train import train
 
-        url = self.store.db.engine.url.render_as_string(hide_password=False)
         return train(self, spec, tune_trials=tune_trials, progress=progress, aliases=aliases,
-                     executor=executor, study_storage=study_storage(url))
+                     executor=executor)
 
     def replay(self, ref: str, *, tolerance: float = 1e-9, keep: bool = False) -> ReplayReport:
         """Rebuild a version from its lineage alone in a fresh run and compare its metrics

@@ -73,8 +73,10 @@ def test_a_version_the_loop_made_replays_with_its_numbers(yard: modelyard.Yard) 
     # the champion it replaced replays too, on its own data
     assert yard.replay("fraud/versions/1").reproduced
     # and from the command line, as JSON
-    result = CliRunner().invoke(app, ["models", "replay", ref, "--json", "--project",
-                                      str(yard.settings.project_dir)])
+    where = ["--project", str(yard.settings.project_dir)]
+    if yard.settings.db_url:
+        where += ["--db-url", yard.settings.db_url]
+    result = CliRunner().invoke(app, ["models", "replay", ref, "--json", *where])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["reproduced"] is True and data["dataset"] == "tx@2"
