@@ -148,7 +148,12 @@ def test_sigkill_during_a_canary_and_during_a_hot_swap_loses_nothing(tmp_path: P
 
         # the restarted server resumes the canary; the loop carries on and promotes
         with serving(project) as server, Traffic(server.url, records) as traffic:
-            routed = stats(server.url)["rollout"]
+            # it reads the open rollout from the store and loads the challenger in the
+            # background, as at any start: within a few polls
+            deadline = time.monotonic() + 20
+            while (routed := stats(server.url)["rollout"]) is None:
+                assert time.monotonic() < deadline, "the restarted server never resumed"
+                time.sleep(0.1)
             assert routed["id"] == open_rollout.id and routed["stage"] == "canary"
             loop = controller(yard, server.url, canary_s=0.0)
             deadline = time.monotonic() + 60
