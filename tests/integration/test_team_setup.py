@@ -33,7 +33,8 @@ def test_the_core_scenario_on_a_database_and_s3(s3: S3, db_url: str, tmp_path: P
     frame = X.assign(target=y)
     (tmp_path / "laptop").mkdir()
     frame.to_csv(tmp_path / "laptop" / "cancer.csv", index=False)
-    team = {"db_url": db_url, "artifacts": s3.url("team")}
+    # the whole team set-up: metadata on the database, artifacts and the log in the bucket
+    team = {"db_url": db_url, "artifacts": s3.url("team"), "log_dir": s3.url("predictions")}
     with modelyard.open(tmp_path / "laptop", **team) as yard:
         data = yard.datasets.ingest(tmp_path / "laptop" / "cancer.csv", name="cancer")
         result = yard.train({
@@ -53,8 +54,7 @@ def test_the_core_scenario_on_a_database_and_s3(s3: S3, db_url: str, tmp_path: P
             assert answer.json()["version"] == version.version
             assert answer.json()["predictions"] == [int(expected[0])]
 
-        in_process(create_app(yard, ["cancer@champion"], log_root=tmp_path / "log"),
-                   predict_one)
+        in_process(create_app(yard, ["cancer@champion"]), predict_one)
 
     # Every byte is in the bucket under its hash; nothing in the laptop's local store.
     keys = set(s3.fs().find(f"{s3.bucket}/team/blobs"))
@@ -69,3 +69,11 @@ def test_the_core_scenario_on_a_database_and_s3(s3: S3, db_url: str, tmp_path: P
         again = yard.models.load("cancer@champion").predict(X.head(40))
         assert (again == expected).all()
         assert yard.datasets.load("cancer@1").shape == frame.shape
+        # monitoring on that machine reads the prediction the laptop's server logged,
+        # from the bucket (the server closed its part, one object, when it stopped)
+        report = yard.monitor.check("cancer", window="last:1000",
+                                    reference="window:0/4102444800", alerts=False,
+                                    server_required=False)
+        assert [w.versions for w in report.windows] == [{str(version.version): 1}]
+    assert any(k.rsplit("/", 1)[-1].startswith("part-")
+               for k in s3.fs().find(f"{s3.bucket}/predictions"))
