@@ -132,7 +132,7 @@ class RolloutPolicy:
         min_requests: challenger requests needed in canary before promotion.
         max_error_rate: roll back when the challenger's error share is above this.
         max_latency_p99_ms: roll back when the challenger's p99 latency is above this
-            (judged once it has answered 20 requests in the stage) and also
+            (judged once it has answered 100 requests in the stage) and also
             ``max_latency_ratio`` times the champion's p99 over the same stage.
         max_latency_ratio: see ``max_latency_p99_ms``. The champion shares the machine:
             when both are slow, the machine is slow, not the challenger, and rolling back

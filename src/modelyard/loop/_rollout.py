@@ -71,7 +71,7 @@ def _counts(stats: dict[str, Any], version: int) -> VersionCounts | None:
                          int(entry.get("labelled", 0)))
 
 
-_LATENCY_SAMPLES = 20  # a p99 of fewer requests is one slow request, not a trend
+_LATENCY_SAMPLES = 100  # a p99 of fewer requests is its slowest one, not a trend
 
 
 def _too_slow(counts: VersionCounts, requests: int, champion: VersionCounts | None,
