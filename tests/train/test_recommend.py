@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
 
 import httpx
 import numpy as np
@@ -30,6 +31,26 @@ def test_top_k_excludes_seen_and_falls_back_for_unknown_users(cls: type) -> None
         assert not any((user, int(i)) in seen for i in row if i >= 0)
     popular = PopularityRecommender(k=3).fit(X).predict([999])[0]
     assert top[2].tolist() == popular.tolist()
+
+
+def test_predict_for_many_users_holds_one_slice_of_scores_at_a_time() -> None:
+    rng = np.random.default_rng(3)
+    ratings = np.column_stack([rng.integers(0, 300, 6000), rng.integers(0, 2000, 6000)])
+    model = ImplicitALSRecommender(k=5, factors=4, iterations=2).fit(ratings)
+    users = np.concatenate([rng.integers(0, 300, 5000), [-1, 10_000]])  # repeats, unknowns
+    tracemalloc.start()
+    try:
+        top = model.predict(users)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # all at once, the scores alone would be 5,002 x 2,000 floats (80 MB), ~240 MB with the
+    # sorts; in slices of 1,000 users, ~50 MB
+    assert peak < 80e6, peak
+    assert top.shape == (5002, 5)
+    one_by_one = np.vstack([model.predict([u]) for u in users[:50]])
+    assert np.array_equal(top[:50], one_by_one)
+    assert np.array_equal(top[-2], PopularityRecommender(k=5).fit(ratings).predict([-1])[0])
 
 
 def test_ranking_metrics() -> None:

@@ -96,16 +96,33 @@ def _reference_predictions(models: Models, version: ModelVersion, frame: pd.Data
                            ) -> dict[str, tuple[Any, str]]:
     try:
         predictor = models.load(version)
-        predicted = np.asarray(predictor.predict(frame))
+        # Each distinct row is scored once (a recommender's reference is one row per rating
+        # of a few hundred users); the predictions are then spread back over every row.
+        rows, back = _distinct_rows(frame)
+        predicted = np.asarray(predictor.predict(rows))[back]
         out: dict[str, tuple[Any, str]] = {"prediction": (
             predicted, "categorical" if task == "classification" else "float")}
         if task == "classification" and predictor.has_predict_proba and classes and \
                 len(classes) == 2:
-            out["score"] = (np.asarray(predictor.predict_proba(frame))[:, -1], "float")
+            out["score"] = (np.asarray(predictor.predict_proba(rows))[:, -1][back], "float")
         return out
     except Exception as exc:  # a model that cannot score its own data: no prediction drift
         _LOG.warning("no reference predictions for %s: %s", version.ref, exc)
         return {}
+
+
+def _distinct_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray[Any, Any]]:
+    """The distinct rows of ``frame`` and, for every row, the position of its copy there."""
+    if len(frame) == 0 or len(frame.columns) == 0:
+        return frame, np.arange(len(frame))
+    try:
+        keys = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    except TypeError:  # unhashable cells (arrays, lists): score every row
+        return frame, np.arange(len(frame))
+    _, first, back = np.unique(keys, return_index=True, return_inverse=True)
+    if len(first) > len(frame) // 2:  # mostly distinct: scoring them all is cheaper
+        return frame, np.arange(len(frame))
+    return frame.iloc[first], back.ravel()
 
 
 def window_profile(model: str, text: str, log_root: LogStore,

@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 _Array = np.ndarray[Any, Any]
+_SCORES_PER_SLICE = 2_000_000  # scores per slice of predict: ~16 MB, ~50 MB with its sorts
 
 
 def _interactions(X: Any) -> tuple[_Array, _Array]:
@@ -96,6 +97,15 @@ class _TopK(BaseEstimator):  # type: ignore[misc]
         """
         self._check_fitted()
         ids = _user_ids(X)
+        # One score row per user and item: in slices, so that predicting for many users
+        # (a monitor's reference over the training data) holds tens of MB, not n_users rows.
+        step = max(1, _SCORES_PER_SLICE // max(len(self.items_), 1))
+        if len(ids) > step:
+            return np.vstack([self._top_k(ids[at:at + step])
+                              for at in range(0, len(ids), step)])
+        return self._top_k(ids)
+
+    def _top_k(self, ids: _Array) -> _Array:
         pos = np.searchsorted(self.users_, ids).clip(0, max(len(self.users_) - 1, 0))
         known = self.users_[pos] == ids
         n_items = len(self.items_)
