@@ -1,20 +1,25 @@
-"""Metric values of runs: the bulk insert the tracking writer uses, and metric reads."""
+"""Metric values of runs: the bulk insert the tracking writer uses, and metric reads.
+
+Every write also keeps ``latest_metrics`` (one row per run and key) up to date, in the same
+transaction. Latest means the highest step, then the latest timestamp, then the last logged:
+the last value of :meth:`RunMetrics.metric_history`. A value logged at an earlier step than the
+stored one (out of order) leaves the latest value alone.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
 from ._db import Database
 from ._entities import Metric
 from ._run_records import no_run
-from ._schema import MetricRow, RunRow
+from ._schema import LatestMetricRow, MetricRow, RunRow
 
-__all__ = ["MetricValue", "RunMetrics"]
+__all__ = ["MetricValue", "RunMetrics", "latest_of"]
 
 #: One buffered metric value: (run_id, key, value, step, timestamp).
 MetricValue = tuple[str, str, float, int, float]
@@ -27,6 +32,33 @@ _SQLITE_METRIC_INSERT = (
 _METRIC_INSERT = (
     "INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES (%s, %s, %s, %s, %s)"
 )
+
+# The upsert keeps the stored row unless the new value is at least as late; ties (same step
+# and timestamp) go to the value logged last, as in the history's order.
+_LATEST_UPSERT = (
+    "INSERT INTO latest_metrics (run_id, key, value, step, timestamp) VALUES ({marks}) "
+    "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, step = excluded.step, "
+    "timestamp = excluded.timestamp WHERE excluded.step > latest_metrics.step OR "
+    "(excluded.step = latest_metrics.step AND excluded.timestamp >= latest_metrics.timestamp)"
+)
+_SQLITE_LATEST_UPSERT = _LATEST_UPSERT.format(marks="?, ?, ?, ?, ?")
+_PG_LATEST_UPSERT = _LATEST_UPSERT.format(marks="%s, %s, %s, %s, %s")
+
+
+def latest_of(values: Sequence[MetricValue]) -> list[MetricValue]:
+    """The latest value per (run, key) among ``values``: the highest step, then the latest
+    timestamp, then the one that comes last.
+
+    Example:
+        >>> latest_of([("r", "loss", 0.5, 2, 9.0), ("r", "loss", 0.9, 1, 10.0)])
+        [('r', 'loss', 0.5, 2, 9.0)]
+    """
+    best: dict[tuple[str, str], MetricValue] = {}
+    for v in values:
+        old = best.get((v[0], v[1]))
+        if old is None or v[3] > old[3] or (v[3] == old[3] and v[4] >= old[4]):
+            best[(v[0], v[1])] = v
+    return list(best.values())
 
 
 class RunMetrics:
@@ -48,14 +80,16 @@ class RunMetrics:
             return
         # Straight to the driver's executemany: SQLAlchemy's per-row bind processing costs
         # more than the insert itself for thousands of rows.
+        latest = latest_of(values)
+        conn = session.connection()
         if self._db.is_sqlite:
-            sql = _SQLITE_METRIC_INSERT
-            rows: Sequence[tuple[Any, ...]] = [
-                (r, k, "NaN" if v != v else v, s, t) for r, k, v, s, t in values
-            ]
+            conn.exec_driver_sql(_SQLITE_METRIC_INSERT, [
+                (r, k, "NaN" if v != v else v, s, t) for r, k, v, s, t in values])
+            conn.exec_driver_sql(_SQLITE_LATEST_UPSERT, [
+                (r, k, "NaN" if v != v else v, s, t) for r, k, v, s, t in latest])
         else:
-            sql, rows = _METRIC_INSERT, values
-        session.connection().exec_driver_sql(sql, list(rows))
+            conn.exec_driver_sql(_METRIC_INSERT, list(values))
+            conn.exec_driver_sql(_PG_LATEST_UPSERT, latest)
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every value of one metric of a run, by step then time.
@@ -78,13 +112,14 @@ class RunMetrics:
         """The distinct metric keys a run logged, sorted."""
         with self._db.read() as session:
             return sorted(session.scalars(
-                select(MetricRow.key).where(MetricRow.run_id == run_id).distinct()
+                select(LatestMetricRow.key).where(LatestMetricRow.run_id == run_id)
             ))
 
     def max_steps(self, run_id: str) -> dict[str, int]:
-        """The largest step logged per metric key (to resume step counters)."""
+        """The largest step logged per metric key (to resume step counters): the step of
+        each key's latest value, which is the highest."""
         with self._db.read() as session:
             return {k: int(s) for k, s in session.execute(
-                select(MetricRow.key, func.max(MetricRow.step))
-                .where(MetricRow.run_id == run_id).group_by(MetricRow.key)
+                select(LatestMetricRow.key, LatestMetricRow.step)
+                .where(LatestMetricRow.run_id == run_id)
             )}

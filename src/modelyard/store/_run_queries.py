@@ -2,9 +2,10 @@
 
 The dashboard's runs table asks for one page of runs among many thousands, filtered by
 experiment, status, name, tags, params and latest metric values, sorted by any of them.
-Everything here is one SQL statement per question, so the cost grows with the page, not with
-the store: a run's latest value of a metric is a correlated subquery that walks the
-``(run_id, key, step)`` index backwards and stops at the first row.
+Everything here is one SQL statement per question, so the cost grows with the page and the
+number of runs, never with the metric history: a run's latest value of a metric is one row of
+``latest_metrics`` (kept by every metric write; see :mod:`._run_metrics`), found by its key
+``(run_id, key)``, and a filter on a metric reads the ``(key, value)`` index of that table.
 
 A filter is text a user types, MLflow style (``metrics.roc_auc > 0.9 and params.C = 1.0
 and tags.team = fraud``); see :func:`parse_run_filter`.
@@ -14,21 +15,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Float,
     and_,
-    bindparam,
     case,
     cast,
     func,
     literal,
     not_,
     select,
-    text,
 )
 from sqlalchemy.orm import aliased
 
@@ -45,7 +43,7 @@ from ._run_filter import (
     RunSummary,
 )
 from ._run_records import assemble_runs, no_run
-from ._schema import MetricRow, ParamRow, RunRow, TagRow
+from ._schema import LatestMetricRow, ParamRow, RunRow, TagRow
 
 __all__ = ["RunQueries"]
 
@@ -70,10 +68,17 @@ class RunQueries:
 
     @staticmethod
     def _latest_metric(key: str) -> Any:
-        m = aliased(MetricRow)
+        m = aliased(LatestMetricRow)
         return (select(m.value).where(m.run_id == RunRow.id, m.key == key)
-                .order_by(m.step.desc(), m.id.desc()).limit(1)
                 .correlate(RunRow).scalar_subquery())
+
+    @staticmethod
+    def _metric_condition(f: RunFilter) -> ColumnElement[bool]:
+        """Runs whose latest ``f.key`` compares as asked: a range of the ``(key, value)``
+        index (runs without the metric never match, as with a NULL comparison)."""
+        m = aliased(LatestMetricRow)
+        return RunRow.id.in_(select(m.run_id).where(
+            m.key == f.key, _compare(m.value, f.op, float(f.value))))
 
     @staticmethod
     def _param(key: str) -> Any:
@@ -103,7 +108,7 @@ class RunQueries:
 
     def _condition(self, f: RunFilter) -> ColumnElement[bool]:
         if f.kind == "metric":
-            return _compare(self._latest_metric(f.key), f.op, float(f.value))
+            return self._metric_condition(f)
         if f.kind == "attribute":
             if f.key in ("start_time", "end_time", "duration"):
                 return _compare(self._attribute(f.key), f.op, float(f.value))
@@ -215,21 +220,19 @@ class RunQueries:
                 for r in rows]
 
     def latest_metrics(self, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
-        """Each run's latest value (highest step, then last logged) of every metric key.
-
-        A recursive query walks each run's keys on the ``(run_id, key, step)`` index (one
-        seek per key) and reads each key's last row with one more seek, so a page of runs
-        costs a few index seeks per metric, however many steps were logged.
-        """
+        """Each run's latest value (highest step, then latest timestamp, then last logged)
+        of every metric key, read from ``latest_metrics``: one row per run and key,
+        however many steps were logged."""
         ids = list(run_ids)
         if not ids:
             return {}
         out: dict[str, dict[str, float]] = {}
         with self._db.read() as session:
-            for rid, key, value in session.execute(_LATEST, {"ids": ids}):
-                if key is not None and value is not None:
-                    out.setdefault(rid, {})[key] = float(value)
-        return {rid: dict(sorted(values.items())) for rid, values in out.items()}
+            for rid, key, value in session.execute(
+                    select(LatestMetricRow.run_id, LatestMetricRow.key, LatestMetricRow.value)
+                    .where(LatestMetricRow.run_id.in_(ids)).order_by(LatestMetricRow.key)):
+                out.setdefault(rid, {})[key] = float(value)
+        return out
 
     def get(self, run_id: str) -> Run:
         """A run with its params, tags, inputs, artifacts and latest metric values, read
@@ -242,8 +245,7 @@ class RunQueries:
             row = session.get(RunRow, run_id)
             if row is None:
                 raise NotFound(no_run(run_id))
-            record = assemble_runs(session, [row], metrics=False)[0]
-        return replace(record, metrics=self.latest_metrics([run_id]).get(run_id, {}))
+            return assemble_runs(session, [row])[0]
 
     def children(self, parent_ids: Sequence[str], *, limit: int = 500
                  ) -> dict[str, list[RunSummary]]:
@@ -298,22 +300,6 @@ _SERIES_SQLITE = ("SELECT key, step, value FROM metrics WHERE run_id = ? "
                   "ORDER BY key, step, id")
 _SERIES_PG = ("SELECT key, step, value FROM metrics WHERE run_id = %s "
               "ORDER BY key, step, id")
-# a skip scan over each run's metric keys, then the newest row of each key
-_LATEST = text("""
-WITH RECURSIVE k(run_id, key) AS (
-    SELECT r.id, (SELECT min(m.key) FROM metrics m WHERE m.run_id = r.id)
-    FROM runs r WHERE r.id IN :ids
-    UNION ALL
-    SELECT k.run_id, (SELECT min(m.key) FROM metrics m
-                      WHERE m.run_id = k.run_id AND m.key > k.key)
-    FROM k WHERE k.key IS NOT NULL
-)
-SELECT k.run_id, k.key,
-       (SELECT m.value FROM metrics m WHERE m.run_id = k.run_id AND m.key = k.key
-        ORDER BY m.step DESC, m.id DESC LIMIT 1)
-FROM k WHERE k.key IS NOT NULL
-""").bindparams(bindparam("ids", expanding=True))
-
 
 def _compare(expr: Any, op: str, value: Any) -> ColumnElement[bool]:
     if op == "~":

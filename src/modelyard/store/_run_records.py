@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ._entities import Run, RunArtifact, RunInput
 from ._schema import (
     DatasetRow,
     DatasetVersionRow,
-    MetricRow,
+    LatestMetricRow,
     ParamRow,
     RunArtifactRow,
     RunInputRow,
@@ -32,8 +32,7 @@ def assemble_runs(session: Session, rows: Sequence[RunRow], *,
     """Frozen :class:`Run` records of ``rows`` with their params, tags and latest metrics.
 
     Inputs and artifacts come too; five queries in all, whatever the number of runs. With
-    ``metrics=False`` the latest metric values are left out (callers that read them by
-    index seeks instead, see ``RunQueries.latest_metrics``).
+    ``metrics=False`` the latest metric values (read from ``latest_metrics``) are left out.
     """
     ids = [r.id for r in rows]
     if not ids:
@@ -53,19 +52,11 @@ def assemble_runs(session: Session, rows: Sequence[RunRow], *,
         .where(TagRow.run_id.in_(ids)).order_by(TagRow.key)
     ):
         tags[rid][k] = v
-    ranked = select(
-        MetricRow.run_id, MetricRow.key, MetricRow.value,
-        func.row_number().over(
-            partition_by=(MetricRow.run_id, MetricRow.key),
-            order_by=(MetricRow.step.desc(), MetricRow.timestamp.desc(),
-                      MetricRow.id.desc()),
-        ).label("rank"),
-    ).where(MetricRow.run_id.in_(ids)).subquery()
-    for rid, k, v in session.execute(
-        select(ranked.c.run_id, ranked.c.key, ranked.c.value)
-        .where(ranked.c.rank == 1).order_by(ranked.c.key)
+    for rid, k, value in session.execute(
+        select(LatestMetricRow.run_id, LatestMetricRow.key, LatestMetricRow.value)
+        .where(LatestMetricRow.run_id.in_(ids)).order_by(LatestMetricRow.key)
     ) if metrics else ():
-        latest[rid][k] = float(v)
+        latest[rid][k] = float(value)
     for rid, dvid, role, dname, dver in session.execute(
         select(RunInputRow.run_id, RunInputRow.dataset_version_id, RunInputRow.role,
                DatasetRow.name, DatasetVersionRow.version)

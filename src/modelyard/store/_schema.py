@@ -118,6 +118,23 @@ class MetricRow(Base):
     timestamp: Mapped[float] = mapped_column(Float)
 
 
+class LatestMetricRow(Base):
+    """A run's latest value of one metric (revision 0008), kept by every metric write so
+    that run lists sort and filter on it without reading the metric history. Latest: the
+    highest step, then the latest timestamp, then the last logged (the last value of
+    ``metric_history``)."""
+
+    __tablename__ = "latest_metrics"
+    __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value"),)
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    step: Mapped[int] = mapped_column(BigInteger)
+    timestamp: Mapped[float] = mapped_column(Float)
+
+
 class RunArtifactRow(Base):
     __tablename__ = "run_artifacts"
     run_id: Mapped[str] = mapped_column(
