@@ -68,7 +68,7 @@ def test_the_head_read_from_the_migration_files_is_alembics() -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from modelyard.store._db import MIGRATIONS, head_revision
+    from modelyard.store._locations import MIGRATIONS, head_revision
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))

@@ -12,9 +12,14 @@ from ._app import DbOpt, JsonOpt, ProjectOpt, app, open_from_cli
 from ._render import STATUS_STYLES, console, emit_json, esc, iso, number, styled, table, when
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rich.text import Text
 
-    from ..store import Run
+    from ..store import Run, RunSummary
+
+    #: what a run list holds: whole runs from the store, summaries from the glance
+    RunLike = Run | RunSummary
 
 
 class RunStatus(StrEnum):
@@ -95,24 +100,28 @@ def _status(status: str) -> Text:
     return styled(status, STATUS_STYLES.get(status, "white"))
 
 
-def run_dict(run: Run, *, full: bool) -> dict[str, Any]:
-    """A run as JSON-ready data (``full``: everything ``runs show`` prints)."""
-    data: dict[str, Any] = {
+def run_dict(run: RunLike) -> dict[str, Any]:
+    """A run as JSON-ready data: what ``runs list --json`` prints of each."""
+    return {
         "id": run.id, "name": run.name, "experiment": run.experiment,
         "parent_id": run.parent_id, "status": run.status, "start_time": iso(run.start_time),
         "end_time": iso(run.end_time), "duration_s": run.duration_s, "metrics": run.metrics,
     }
-    if full:
-        data.update({
-            "failure": run.failure or None, "params": run.params,
-            "fitted_params": {name: value for name, value, _ in fitted_params(run.params)},
-            "tags": run.tags,
-            "inputs": [{"dataset": i.dataset_ref, "role": i.role} for i in run.inputs],
-            "artifacts": [{"path": a.path, "size": a.size, "sha256": a.blob_sha256}
-                          for a in run.artifacts],
-            "git_commit": run.git_commit or None, "host": run.host, "pid": run.pid,
-            "environment": run.environment,
-        })
+
+
+def run_details(run: Run) -> dict[str, Any]:
+    """A run as JSON-ready data with everything ``runs show`` prints."""
+    data = run_dict(run)
+    data.update({
+        "failure": run.failure or None, "params": run.params,
+        "fitted_params": {name: value for name, value, _ in fitted_params(run.params)},
+        "tags": run.tags,
+        "inputs": [{"dataset": i.dataset_ref, "role": i.role} for i in run.inputs],
+        "artifacts": [{"path": a.path, "size": a.size, "sha256": a.blob_sha256}
+                      for a in run.artifacts],
+        "git_commit": run.git_commit or None, "host": run.host, "pid": run.pid,
+        "environment": run.environment,
+    })
     return data
 
 
@@ -126,11 +135,20 @@ def list_(
     db_url: DbOpt = None,
 ) -> None:
     """List runs, newest first, with their main metrics."""
-    with open_from_cli(project, db_url) as yard:
-        runs = yard.runs.list(experiment=experiment,
-                              status=status.value if status else None, limit=limit)
+    from ..config import load_settings
+    from ..store import glance_runs
+
+    which: dict[str, Any] = {"experiment": experiment,
+                             "status": status.value if status else None, "limit": limit}
+    # A SQLite store at the current schema is read without SQLAlchemy (a quarter second
+    # to import); any other store is opened as usual.
+    runs: Sequence[RunLike] | None = glance_runs(load_settings(project, db_url=db_url),
+                                                 **which)
+    if runs is None:
+        with open_from_cli(project, db_url) as yard:
+            runs = yard.runs.list(**which)
     if json_out:
-        emit_json([run_dict(r, full=False) for r in runs])
+        emit_json([run_dict(r) for r in runs])
         return
     rows = []
     for r in runs:
@@ -148,7 +166,7 @@ def show(run_id: str, json_out: JsonOpt = False, project: ProjectOpt = None,
     with open_from_cli(project, db_url) as yard:
         run = resolve_run(yard, run_id)
     if json_out:
-        emit_json(run_dict(run, full=True))
+        emit_json(run_details(run))
         return
     style = STATUS_STYLES.get(run.status, "white")
     console().print(f"[bold]{esc(run.name)}[/] {run.id}  [{style}]{esc(run.status)}[/]  "

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,11 +27,11 @@ if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
 from ..errors import Conflict, InvalidInput, ModelyardError, StorageUnavailable
+from ._locations import MIGRATIONS, head_revision
 
 __all__ = ["Database"]
 
 T = TypeVar("T")
-MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATE_LOCK = threading.Lock()
 _FULL_BYTES = 64 * 1024  # less free space than this on the SQLite file's disk: full
 _PG_MIGRATE_KEY = 0x6D6F64656C79  # "modely": the advisory lock id of schema migrations
@@ -46,21 +44,6 @@ def _is_locked(exc: BaseException) -> bool:
     )
 
 
-
-@cache
-def head_revision() -> str | None:
-    """The newest revision among the packaged migrations: the one no other revision names as
-    its ``down_revision`` (read from the files, without importing Alembic)."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    pattern = re.compile(r'^(down_revision|revision)\s*(?::[^=]*)?=\s*["\']?(\w+)', re.M)
-    for path in (MIGRATIONS / "versions").glob("*.py"):
-        for key, value in pattern.findall(path.read_text(encoding="utf-8")):
-            if value == "None":
-                continue
-            (revisions if key == "revision" else parents).add(value)
-    heads = sorted(revisions - parents)
-    return heads[-1] if heads else None
 
 class Database:
     """A metadata database reached by a SQLAlchemy URL.

@@ -19,6 +19,7 @@ from ._datasets import DatasetRepository
 from ._db import Database
 from ._feedback import FeedbackRepository
 from ._keys import KeyRepository
+from ._locations import database_url
 from ._loop import LoopRepository
 from ._monitoring import MonitoringRepository
 from ._registry import ModelRepository
@@ -206,7 +207,7 @@ def open_store(settings: Settings) -> Store:
         >>> store = open_store(load_settings("/tmp/demo"))  # doctest: +SKIP
     """
     state = settings.state_dir
-    db_url = settings.db_url or f"sqlite:///{Path(state, 'yard.db')}"
+    db_url = database_url(settings)
     artifacts_url = settings.artifacts or str(Path(state, "artifacts"))
     db = Database(db_url, busy_timeout_ms=settings.busy_timeout_ms)
     artifacts = open_artifact_store(artifacts_url, cache_dir=Path(state, "cache"),
