@@ -38,7 +38,7 @@ def test_a_store_at_the_previous_revision_upgrades_with_its_data(settings: Setti
 
     store = open_store(settings)  # upgrades on open
     try:
-        assert store.db.revision() == store.db.head() == "0007"
+        assert store.db.revision() == store.db.head() == "0008"
         with store.db.engine.connect() as conn:
             version = conn.execute(text(
                 "SELECT version, metrics_json, code_version, description FROM model_versions"

@@ -5,8 +5,8 @@ and mapping the schema alone take longer than that. It reads only, and only a da
 the schema revision this version of modelyard writes; anything else (PostgreSQL, an older
 schema, a file that is not there yet) returns ``None`` and the caller opens the store as
 usual, which migrates or creates it. The rows are those of ``RunRepository.list``: the
-same filters, the same order, the latest value of each metric by the same rule (highest
-step, then newest timestamp, then last written).
+same filters, the same order, each metric's latest value from the same ``latest_metrics``
+table.
 """
 
 from __future__ import annotations
@@ -31,13 +31,8 @@ WHERE (:experiment IS NULL OR experiment = :experiment) AND (:status IS NULL OR 
 ORDER BY start_time DESC, id LIMIT :limit
 """
 _RUNS = "SELECT id, name, experiment, parent_id, status, start_time, end_time FROM runs" + _WHICH
-_LATEST = """
-SELECT run_id, key, value FROM (
-    SELECT run_id, key, value, row_number() OVER (
-        PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, id DESC) AS rank
-    FROM metrics WHERE run_id IN (SELECT id FROM runs""" + _WHICH + """))
-WHERE rank = 1 ORDER BY key
-"""
+_LATEST = ("SELECT run_id, key, value FROM latest_metrics WHERE run_id IN (SELECT id FROM runs"
+           + _WHICH + ") ORDER BY key")
 
 
 def _sqlite_file(db_url: str) -> Path | None:
