@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the benchmarks and write docs/BENCHMARKS.md: `bash benchmarks/run.sh` runs every part,
 # `bash benchmarks/run.sh serving recipes` only those (tracking, serving, drift, loop, recipes,
-# ui).
+# ui, cli).
 # MLflow runs in its own virtual environment (benchmarks/.venv-mlflow, created here with
 # `pip install mlflow` when missing); modelyard runs in the project's .venv.
 # The recipes run in RECIPES_PY (default: the project's .venv); give it the Python of an
@@ -13,12 +13,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PARTS=${*:-tracking serving drift loop recipes ui}
+PARTS=${*:-tracking serving drift loop recipes ui cli}
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 for part in $PARTS; do
   case "$part" in
-    tracking|serving|drift|loop|recipes|ui) ;;
-    *) echo "unknown benchmark part '$part': choose from tracking serving drift loop recipes ui" >&2
+    tracking|serving|drift|loop|recipes|ui|cli) ;;
+    *) echo "unknown benchmark part '$part': choose from tracking serving drift loop recipes ui cli" >&2
        exit 2 ;;
   esac
 done
@@ -33,7 +33,7 @@ mkdir -p "$results"
 work=$(mktemp -d /tmp/modelyard-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-if want tracking || want serving || want ui; then
+if want tracking || want serving || want ui || want cli; then
 if ! "$MLFLOW_VENV/bin/python" -c "import mlflow" >/dev/null 2>&1; then
   echo "creating $MLFLOW_VENV with MLflow ..." >&2
   python3 -m venv "$MLFLOW_VENV"
@@ -116,6 +116,12 @@ echo "== ui" >&2
   --mlflow-python "$OLDPWD/$MLFLOW_VENV/bin/python" --out "$OLDPWD/$results/ui.json")
 "$OUR_PY" benchmarks/bench_ui.py report "$results/ui.json" --page docs/benchmarks/ui.md \
   --markdown docs/BENCHMARKS.md
+fi
+
+if want cli; then
+echo "== cli" >&2
+"$OUR_PY" benchmarks/bench_cli.py --mlflow-python "$MLFLOW_VENV/bin/python" \
+  --rounds "$((REPEAT > 5 ? REPEAT : 5))" --out "$results/cli.json" --markdown docs/BENCHMARKS.md
 fi
 
 # Recipes: each reference system in full, the whole way, with its figures and the loop's answer.
