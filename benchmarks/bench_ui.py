@@ -14,7 +14,8 @@ times one request of each:
   first pages must name the same runs in the same order, or the row says they differ;
 - modelyard only: page 100, the runs page as HTML, the run page with 100,000 points as HTML;
 - the run page with 100,000 points drawn in Debian's chromium (Playwright): from navigation
-  to the frame after the ``load`` event with the curves in the page.
+  to the frame after the ``load`` event with the curves in the page (each long curve drawn
+  from at most 1,000 of its points, as the page says; the report gives both counts).
 
 Each figure is the median (min-max) of the rounds; a request that fails counts as failed
 (``benchmarks/_report.py`` has the rules). Targets (issue 16): the runs data under 300 ms
@@ -265,15 +266,21 @@ def _browser(url: str, repeat: int) -> dict[str, Any]:
                 timing = page.evaluate(
                     "() => ({fcp: (performance.getEntriesByName('first-contentful-paint')[0]"
                     " || {}).startTime, load: performance.getEntriesByType('navigation')[0]"
-                    ".loadEventEnd, svgs: document.querySelectorAll('#curves svg').length})")
+                    ".loadEventEnd, svgs: document.querySelectorAll('#curves svg').length,"
+                    " shown: [...document.querySelectorAll('#curves figure')].reduce("
+                    "(n, f) => n + Number(f.dataset.shown || 0), 0),"
+                    " points: [...document.querySelectorAll('#curves figure')].reduce("
+                    "(n, f) => n + Number(f.dataset.points || 0), 0)})")
             except Exception as exc:
-                wall, timing = None, {"fcp": None, "load": None, "svgs": 0}
+                wall, timing = None, {"fcp": None, "load": None, "svgs": 0, "shown": 0,
+                                      "points": 0}
                 out["errors"].append(f"{type(exc).__name__}: {exc}")
             if i:  # the first load warms the server and the browser
                 out["wall_ms"].append(wall)
                 out["fcp_ms"].append(timing["fcp"])
                 out["load_ms"].append(timing["load"])
                 out["svgs"] = timing["svgs"]
+                out["drawn_points"], out["logged_points"] = timing["shown"], timing["points"]
         browser.close()
     return out
 
@@ -478,7 +485,10 @@ def report(path: Path, page: Path | None, markdown: Path | None) -> str:
         wall = summary(b["wall_ms"])
         lines += ["", f"The run page with {LONG_KEYS * LONG_STEPS:,} metric points in "
                   f"chromium (headless, Playwright), from navigation until the frame after "
-                  f"the `load` event with its {b.get('svgs', 0)} curves in the page, "
+                  f"the `load` event with its {b.get('svgs', 0)} curves in the page"
+                  + (f" (drawn from {b['drawn_points']:,} of the {b['logged_points']:,} "
+                     "logged points: at most 1,000 per curve, each span's lowest and highest "
+                     "value)" if b.get("logged_points") else "") + ", "
                   f"{len(b['wall_ms'])} loads after a warm-up: {spread(wall, ' ms')}; the "
                   f"browser's own first contentful paint {spread(summary(b['fcp_ms']), ' ms')}"
                   f" and load event end {spread(summary(b['load_ms']), ' ms')} after "

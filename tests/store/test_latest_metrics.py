@@ -49,6 +49,11 @@ def test_latest_value_survives_out_of_order_steps_and_ties(store: Store) -> None
     assert runs.max_steps(rid) == {"acc": 2, "f1": 7, "loss": 5, "nan": 0}
     assert runs.metric_keys(rid) == ["acc", "f1", "loss", "nan"]
     assert _table(store)[(rid, "loss")] == (0.5, 5, 11.0)
+    arrays = RunQueries(store.db).metric_arrays(rid, ["loss", "nan", "unknown"])
+    assert list(arrays) == ["loss", "nan"]
+    assert arrays["loss"][0].tolist() == [0, 3, 4, 5]
+    assert arrays["loss"][1].tolist() == [0.9, 0.7, 0.6, 0.5]
+    assert math.isnan(arrays["nan"][1][0])
     runs.delete(rid)
     assert set(_table(store)) == {(other, "loss")}
 

@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
     ColumnElement,
     Float,
@@ -271,35 +272,48 @@ class RunQueries:
                 select(RunRow.experiment, func.count()).group_by(RunRow.experiment)
                 .order_by(RunRow.experiment))]
 
-    def metric_series(self, run_id: str, keys: Sequence[str] | None = None
-                      ) -> dict[str, tuple[list[int], list[float]]]:
-        """Every logged value of a run's metrics as ``key -> (steps, values)``, by step (in
-        logging order within a step); read straight from the driver, as the index holds
-        them, so 100,000 points take a fraction of a second."""
-        sql = _SERIES_SQLITE if self._db.is_sqlite else _SERIES_PG
-        out: dict[str, tuple[list[int], list[float]]] = {}
-        wanted = None if keys is None else set(keys)
+    def metric_arrays(self, run_id: str, keys: Sequence[str] | None = None
+                      ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Every logged value of a run's metrics as ``key -> (steps, values)`` arrays
+        (int64 and float64), by step and then logging order, keys sorted; one index range
+        per key read straight from the driver, so 100,000 points take a fraction of a
+        second.
+
+        Args:
+            run_id: the run.
+            keys: only these metrics (default: every metric the run logged).
+
+        Example:
+            >>> steps, values = queries.metric_arrays(run_id)["loss"]  # doctest: +SKIP
+        """
+        mark = "?" if self._db.is_sqlite else "%s"
+        sql = (f"SELECT step, value FROM metrics WHERE run_id = {mark} AND key = {mark} "
+               "ORDER BY step, id")
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         with self._db.read() as session:
+            logged = list(session.scalars(
+                select(LatestMetricRow.key).where(LatestMetricRow.run_id == run_id)
+                .order_by(LatestMetricRow.key)))
+            asked = set(logged if keys is None else keys)
+            wanted = [k for k in logged if k in asked]
             # the DB-API cursor itself: SQLAlchemy's Row objects cost as much as the read
             cursor = session.connection().connection.cursor()
             try:
-                cursor.execute(sql, (run_id,))
-                rows = cursor.fetchall()
+                for key in wanted:
+                    cursor.execute(sql, (run_id, key))
+                    # float() reads SQLite's stored 'NaN' text too
+                    rows = np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 2)
+                    out[key] = (rows[:, 0].astype(np.int64), rows[:, 1].copy())
             finally:
                 cursor.close()
-        for key, step, value in rows:
-            if wanted is not None and key not in wanted:
-                continue
-            steps, values = out.setdefault(key, ([], []))
-            steps.append(int(step))
-            values.append(float(value))
         return out
 
+    def metric_series(self, run_id: str, keys: Sequence[str] | None = None
+                      ) -> dict[str, tuple[list[int], list[float]]]:
+        """:meth:`metric_arrays` as lists: ``key -> (steps, values)``."""
+        return {k: (s.tolist(), v.tolist())
+                for k, (s, v) in self.metric_arrays(run_id, keys).items()}
 
-_SERIES_SQLITE = ("SELECT key, step, value FROM metrics WHERE run_id = ? "
-                  "ORDER BY key, step, id")
-_SERIES_PG = ("SELECT key, step, value FROM metrics WHERE run_id = %s "
-              "ORDER BY key, step, id")
 
 def _compare(expr: Any, op: str, value: Any) -> ColumnElement[bool]:
     if op == "~":

@@ -18,7 +18,6 @@ from starlette.requests import Request
 
 from ..errors import InvalidInput
 from ..store import ApiKey, RunQueries
-from ._charts import thin
 from ._context import admin, reader, ui_context
 from ._models_view import (
     dataset_detail,
@@ -29,6 +28,7 @@ from ._models_view import (
 )
 from ._monitor_view import loop_timeline
 from ._runs_view import RunsRequest, compare_runs, runs_table, summary_dict
+from ._sampling import downsample
 from ._serving import summary
 
 __all__ = ["router"]
@@ -81,18 +81,20 @@ def run_metrics(request: Request, run_id: str,
                 keys: Annotated[list[str] | None, Query()] = None,
                 max_points: Annotated[int | None, Query(ge=10, le=1_000_000)] = None
                 ) -> dict[str, Any]:
-    """Every value of a run's metrics, ``key -> {steps, values}``; with ``max_points``,
-    each series thinned to about that many points (its shape kept: min and max per
-    column)."""
+    """Every value of a run's metrics, ``key -> {steps, values, points}`` (``points``: how
+    many were logged); with ``max_points``, each series downsampled to at most that many
+    points that keep its shape (the first, the last, and the smallest and largest value of
+    each span, as the run page draws them). Non-finite values come as ``null``."""
     yard = ui_context(request).yard
     found = yard.runs.get(run_id)
-    series = RunQueries(yard.store.db).metric_series(found.id, keys)
+    series = RunQueries(yard.store.db).metric_arrays(found.id, keys)
     out = {}
     for key, (steps, values) in series.items():
+        points = int(steps.size)
         if max_points is not None:
-            xs, ys = thin(steps, values, max(max_points // 4, 1))
-            steps, values = [int(x) for x in xs], [float(y) for y in ys]
-        out[key] = {"steps": steps, "values": values}
+            xs, ys = downsample(steps, values, max_points)
+            steps, values = xs.astype(int), ys
+        out[key] = {"steps": steps.tolist(), "values": values.tolist(), "points": points}
     return _finite({"run_id": found.id, "metrics": out})
 
 

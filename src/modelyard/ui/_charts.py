@@ -2,14 +2,14 @@
 
 Line charts over steps or time (with nice ticks, axis titles, a legend and a dashed
 threshold), grouped histograms of reference against current shares, and parallel
-coordinates of a tuning study. A long series is thinned to a min/max pair per pixel column
-before drawing, so a chart of 100,000 points is a few thousand SVG coordinates and looks the
-same as the full series.
+coordinates of a tuning study. A long series is thinned to its first, smallest, largest and
+last value per pixel column before drawing, so a chart of 100,000 points is a few thousand SVG
+coordinates and looks the same as the full series; :func:`downsample` keeps a bounded number
+of points per curve (the run page's, with a note saying how many of how many).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup, escape
 
-__all__ = ["PALETTE", "fmt", "histogram", "line_chart", "nice_ticks", "parallel_coordinates",
-           "thin"]
+from ._sampling import finite_sorted, thin
+
+__all__ = ["PALETTE", "fmt", "histogram", "line_chart", "nice_ticks", "parallel_coordinates"]
 
 PALETTE = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04",
            "#db2777")
@@ -81,41 +82,18 @@ def _time_label(t: float, span: float) -> str:
     return time.strftime("%d %b", local)
 
 
-def thin(xs: Sequence[float], ys: Sequence[float], columns: int
-         ) -> tuple[np.ndarray, np.ndarray]:
-    """At most about ``2 * columns`` points that draw like the series: in each column of x,
-    the first, smallest and largest values, in x order. Non-finite values are dropped."""
-    x = np.asarray(xs, dtype=float)
-    y = np.asarray(ys, dtype=float)
-    keep = np.isfinite(x) & np.isfinite(y)
-    x, y = x[keep], y[keep]
-    if x.size <= 2 * columns or columns < 1:
-        return x, y
-    order = np.argsort(x, kind="stable")
-    x, y = x[order], y[order]
-    span = x[-1] - x[0] or 1.0
-    col = np.minimum(((x - x[0]) / span * columns).astype(np.int64), columns - 1)
-    starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
-    bounds = np.r_[starts, x.size]
-    picks: list[int] = []
-    for a, b in itertools.pairwise(bounds.tolist()):
-        seg = y[a:b]
-        lo, hi = a + int(np.argmin(seg)), a + int(np.argmax(seg))
-        picks.extend(sorted({int(a), lo, hi, int(b) - 1}))
-    idx = np.asarray(picks, dtype=np.int64)
-    return x[idx], y[idx]
-
-
 def _svg_open(width: int, height: int, label: str, cls: str) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {cls}" '
             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
             f'aria-label="{escape(label)}">')
 
 
-def line_chart(series: Mapping[str, tuple[Sequence[float], Sequence[float | None]]], *,
+def line_chart(series: Mapping[str, tuple[Sequence[float] | np.ndarray,
+                                          Sequence[float | None] | np.ndarray]], *,
                title: str = "", x_label: str = "step", y_label: str = "",
                time_axis: bool = False, threshold: float | None = None,
-               width: int = 640, height: int = 260, percent: bool = False) -> Markup:
+               width: int = 640, height: int = 260, percent: bool = False,
+               every_point: bool = False) -> Markup:
     """Lines over a shared x axis, with ticks, axis titles and a legend.
 
     Args:
@@ -128,6 +106,8 @@ def line_chart(series: Mapping[str, tuple[Sequence[float], Sequence[float | None
         width: pixels.
         height: pixels.
         percent: y values are shares shown as percentages.
+        every_point: draw every finite point (the series is already downsampled, see
+            :func:`downsample`); by default a long series is thinned per pixel column.
 
     Returns:
         The ``<svg>`` element (``Markup``, safe to put in a template).
@@ -140,8 +120,10 @@ def line_chart(series: Mapping[str, tuple[Sequence[float], Sequence[float | None
     pw, ph = width - left - right, height - top - bottom
     cleaned: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, (xs, ys) in series.items():
-        ys_clean = [math.nan if v is None else float(v) for v in ys]
-        cleaned[name] = thin(xs, ys_clean, pw)
+        ys_clean = ys if isinstance(ys, np.ndarray) else [
+            math.nan if v is None else float(v) for v in ys]
+        cleaned[name] = finite_sorted(xs, ys_clean) if every_point else thin(
+            xs, ys_clean, pw)
     xs_all = [c[0] for c in cleaned.values() if c[0].size]
     ys_all = [c[1] for c in cleaned.values() if c[1].size]
     out = [_svg_open(width, height, title or y_label or "chart", "line")]
@@ -200,7 +182,9 @@ def line_chart(series: Mapping[str, tuple[Sequence[float], Sequence[float | None
         colour = PALETTE[i % len(PALETTE)]
         if x.size == 0:
             continue
-        points = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(x, y, strict=True))
+        # one C-level format call for every coordinate (sx and sy work on arrays too)
+        flat: list[float] = np.column_stack((sx(x), sy(y))).ravel().tolist()  # type: ignore[arg-type]
+        points = ("%.1f,%.1f " * x.size % tuple(flat)).rstrip()
         last = f"{escape(name)}: last {fmt(float(y[-1]))} at {fmt(float(x[-1]))}"
         if x.size == 1:
             out.append(f'<circle class="series" cx="{sx(x[0]):.1f}" cy="{sy(y[0]):.1f}" r="3"'

@@ -6,6 +6,9 @@ the body is URL-encoded text) and keeps it in an HttpOnly cookie.
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -100,6 +103,28 @@ def artifact(request: Request, run_id: str, path: str) -> Response:
                        f"{', '.join(a.path for a in run.artifacts) or 'none'}")
     local = ctx.yard.store.artifacts.open_verified(found.blob_sha256)
     return FileResponse(local, filename=path.rsplit("/", 1)[-1])
+
+
+@router.get("/runs/{run_id}/metrics.csv")
+def metrics_csv(request: Request, run_id: str, key: str | None = None) -> Response:
+    """Every logged value of a run's metrics (or of ``key``) as CSV: ``key,step,value,
+    timestamp``, by key, then step and logging order (the full history behind the run
+    page's downsampled curves)."""
+    runs = ui_context(request).yard.store.runs
+    run = ui_context(request).yard.runs.get(run_id)
+    keys = runs.metric_keys(run.id)
+    if key is not None and key not in keys:
+        raise NotFound(f"run {run.id[:8]} logged no metric {key!r}; it logged "
+                       f"{', '.join(keys) or 'none'}")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["key", "step", "value", "timestamp"])
+    for k in [key] if key is not None else keys:
+        writer.writerows((m.key, m.step, repr(m.value), repr(m.timestamp))
+                         for m in runs.metric_history(run.id, k))
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{run.name}-{key or 'metrics'}") + ".csv"
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        "content-disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/compare")

@@ -11,8 +11,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from markupsafe import Markup
-
 from ..errors import InvalidInput, NotFound
 from ..store import (
     ModelVersion,
@@ -24,6 +22,7 @@ from ..store import (
 )
 from ..yard import Yard
 from ._charts import line_chart, parallel_coordinates
+from ._sampling import CURVE_POINTS, downsample
 
 __all__ = ["RunsRequest", "compare_runs", "run_detail", "runs_table", "summary_dict"]
 
@@ -173,21 +172,26 @@ def run_detail(yard: Yard, run_id: str, *, charts: bool = True) -> dict[str, Any
     """One run: attributes, params, latest metrics, curves, artifacts, environment, child
     runs (with a parallel-coordinates view when they are a study) and models made from it.
 
+    Each curve is drawn from at most :data:`CURVE_POINTS` points (:func:`downsample`: the
+    first, the last, each span's smallest and largest value); ``curves`` holds per metric
+    its ``key``, ``points`` (logged) and ``shown`` (drawn) and the ``svg``.
+
     Raises:
         NotFound: no run has this id (or prefix).
     """
     run = _get_run(yard, run_id)
     queries = RunQueries(yard.store.db)
-    series = queries.metric_series(run.id)
+    series = queries.metric_arrays(run.id) if charts else {}
     children = queries.children([run.id]).get(run.id, [])
     primary = run.tags.get("primary_metric") or run.params.get("primary_metric")
-    curves: list[tuple[str, int, Markup]] = []
-    if charts:
-        for key, (steps, values) in series.items():
-            if len(steps) > 1:
-                curves.append((key, len(steps), line_chart(
-                    {key: (steps, values)}, title=key, x_label="step", y_label=key,
-                    width=520, height=220)))
+    curves: list[dict[str, Any]] = []
+    for key, (steps, values) in series.items():
+        if steps.size > 1:
+            xs, ys = downsample(steps, values, CURVE_POINTS)
+            curves.append({"key": key, "points": int(steps.size), "shown": int(xs.size),
+                           "svg": line_chart({key: (xs, ys)}, title=key, x_label="step",
+                                             y_label=key, width=520, height=220,
+                                             every_point=True)})
     models: list[ModelVersion] = []
     for m in yard.models.list():
         models.extend(v for v in yard.models.versions(m.name) if v.run_id == run.id)
@@ -198,7 +202,9 @@ def run_detail(yard: Yard, run_id: str, *, charts: bool = True) -> dict[str, Any
         except NotFound:
             parent = None
     return {"run": run, "parent": parent, "children": children, "curves": curves,
-            "points": sum(len(s[0]) for s in series.values()),
+            "points": sum(int(s[0].size) for s in series.values()),
+            "curve_points": CURVE_POINTS,
+            "sampled": any(c["points"] > CURVE_POINTS for c in curves),
             "study": _study(children, primary), "models": models,
             "environment": json.dumps(run.environment, indent=2, sort_keys=True)}
 
@@ -220,14 +226,14 @@ def compare_runs(yard: Yard, ids: list[str]) -> dict[str, Any]:
     param_keys = sorted({k for r in runs for k in r.params})
     metric_keys = sorted({k for r in runs for k in r.metrics})
     label = {r.id: f"{r.name} ({r.id[:8]})" for r in runs}
-    curves: dict[str, dict[str, tuple[list[int], list[float]]]] = {}
+    curves: dict[str, dict[str, tuple[Any, Any]]] = {}
     for r in runs:
-        for key, s in queries.metric_series(r.id).items():
-            curves.setdefault(key, {})[label[r.id]] = s
+        for key, (steps, values) in queries.metric_arrays(r.id).items():
+            curves.setdefault(key, {})[label[r.id]] = downsample(steps, values, CURVE_POINTS)
     charts = [(key, line_chart(lines, title=key, x_label="step", y_label=key, width=560,
                                height=240))
               for key, lines in sorted(curves.items())
-              if any(len(s[0]) > 1 for s in lines.values())]
+              if any(s[0].size > 1 for s in lines.values())]
     differ = [k for k in param_keys if len({r.params.get(k) for r in runs}) > 1]
     rows = [{**r.params, **r.metrics} for r in runs]
     parallel = None
