@@ -1,5 +1,6 @@
 """Ray as the distributed engine: tuning trials in parallel, batch scoring with Ray Data,
-loop retrainings on a cluster. Ray is imported only inside functions, when asked for."""
+loop retrainings on a cluster, serving replicas on Ray Serve. Ray is imported only inside
+functions, when asked for."""
 
 from ._cluster import ADDRESS_ENV as ADDRESS_ENV
 from ._cluster import ClusterUnavailable as ClusterUnavailable
@@ -10,6 +11,8 @@ from ._executor import open_executor as open_executor
 from ._scoring import BatchScorer as BatchScorer
 from ._scoring import ScoreResult as ScoreResult
 from ._scoring import score as score
+from ._serving import ReplicaFailed as ReplicaFailed
+from ._serving import serve_replicas as serve_replicas
 
 __all__ = [
     "ADDRESS_ENV",
@@ -18,7 +21,9 @@ __all__ = [
     "RayCluster",
     "RayExecutor",
     "RayTrainer",
+    "ReplicaFailed",
     "ScoreResult",
     "open_executor",
     "score",
+    "serve_replicas",
 ]

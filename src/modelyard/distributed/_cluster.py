@@ -28,8 +28,11 @@ class ClusterUnavailable(ModelyardError):
     exit_code: ClassVar[int] = 8
 
 
-def import_ray() -> Any:
+def import_ray(missing: str | None = None) -> Any:
     """Ray, or a clear error saying how to install it.
+
+    Args:
+        missing: the message when Ray is not installed (the executor's by default).
 
     Raises:
         ClusterUnavailable: the ``ray`` extra is not installed.
@@ -37,9 +40,9 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError as exc:
-        raise ClusterUnavailable(
+        raise ClusterUnavailable(missing or (
             "the Ray executor needs Ray: pip install 'modelyard[ray]' (or use --executor "
-            "local to run in this process)") from exc
+            "local to run in this process)")) from exc
     return ray
 
 

@@ -44,11 +44,12 @@ class Worker:
         state: the app's state.
         shared: the server's shared folder.
         slot: this worker's slot (0 to workers - 1).
-        parent: the supervisor's pid (the worker stops when it is gone).
+        parent: the supervisor's pid (the worker stops when it is gone); ``None`` for a
+            Ray Serve replica, whose life Ray Serve keeps (``_replica``).
         started: when the server (the parent) started, epoch seconds.
     """
 
-    def __init__(self, state: ServeState, shared: SharedState, slot: int, parent: int,
+    def __init__(self, state: ServeState, shared: SharedState, slot: int, parent: int | None,
                  started: float) -> None:
         self.state = state
         self.shared = shared
@@ -79,6 +80,7 @@ class Worker:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
                     await self.state.router.flush()
+            self.shared.close()
 
         app.router.lifespan_context = lifespan
 
@@ -105,7 +107,7 @@ class Worker:
             self.shared.beat(self.slot)
             self.state.metrics.sync()
             await self.state.live.flush()
-            if os.getppid() != self.parent:
+            if self.parent is not None and os.getppid() != self.parent:
                 _LOG.error("worker %d: the server's parent process is gone; stopping",
                            self.slot)
                 signal.raise_signal(signal.SIGTERM)
