@@ -21,6 +21,17 @@ One invocation measures everything and writes the report::
   version). Both outputs are compared: they must be identical.
 
 Each side runs ``--repeat`` times (at least 3); figures are the median (min-max).
+
+``--serving`` measures the prediction service instead (its own report section,
+``SERVING_SECTION``, put in ``--markdown`` in place of an earlier one): requests/s of
+``modelyard serve --backend ray --replicas 2`` (Ray Serve's proxy in front of two replicas,
+on a 2-CPU cluster started once and joined by address) against ``--workers 2`` (uvicorn
+worker processes on one socket), the model and load of ``bench_workers.py`` (wrk, 32
+keep-alive connections, one JSON record per request), the two sides in alternating rounds,
+a fresh server each run::
+
+    python benchmarks/bench_ray.py --serving --workdir /tmp/bray --out /tmp/bray/serving.json \
+        --markdown docs/benchmarks/ray.md
 """
 
 from __future__ import annotations
@@ -35,9 +46,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import fmt, machine, spread, summary
+from _report import fmt, machine, replace_section, spread, summary
 
 SECTION = "## Ray: tuning and batch scoring"
+SERVING_SECTION = "## Ray Serve replicas against worker processes"
 
 
 def _frame(n: int, seed: int) -> Any:
@@ -256,9 +268,16 @@ def main() -> None:
                         help="Only write the report from --out.")
     parser.add_argument("--single-thread", action="store_true",
                         help="Add in-process tuning with one thread per fit to --out.")
+    parser.add_argument("--serving", action="store_true",
+                        help="Measure serve --backend ray --replicas 2 against --workers 2.")
+    parser.add_argument("--duration", type=float, default=10.0,
+                        help="Seconds of load per serving run.")
     args = parser.parse_args()
     if args.repeat < 3 and not args.report_only:
         parser.error("--repeat must be at least 3 (the reports' rule)")
+    if args.serving:
+        serving_main(args)
+        return
     if args.report_only or args.single_thread:
         data = json.loads(Path(args.out).read_text())
         if args.single_thread:
@@ -272,6 +291,144 @@ def main() -> None:
     if args.markdown:
         Path(args.markdown).write_text("# Ray benchmark\n\n" + text, encoding="utf-8")
     print(text)
+
+
+def serving_main(args: argparse.Namespace) -> None:
+    """``--serving``: measure (or, with ``--report-only``, report) the serving comparison."""
+    if args.report_only:
+        data = json.loads(Path(args.out).read_text())
+    else:
+        if shutil.which("wrk") is None:
+            raise SystemExit("wrk is not installed: apt-get install -y wrk")
+        data = run_serving(args)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(data, indent=1))
+    text = serving_report(data)
+    if args.markdown:
+        replace_section(Path(args.markdown), SERVING_SECTION, text)
+    print(text)
+
+
+def run_serving(args: argparse.Namespace) -> dict[str, Any]:
+    """Alternating rounds of ``--workers 2`` and ``--backend ray --replicas 2``."""
+    import ray
+    from bench_workers import make_project, stop_server, wrk
+
+    import modelyard
+    from modelyard.distributed import RayCluster
+
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    project, body = make_project(work)
+    script = work / "post.lua"
+    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                      f"wrk.body = {json.dumps(body)}\n")
+    out: dict[str, Any] = {"machine_start": machine(), "repeat": args.repeat,
+                           "duration_s": args.duration,
+                           "versions": {"ray": ray.__version__,
+                                        "modelyard": modelyard.__version__},
+                           "workers": [], "replicas": []}
+    temp = tempfile.mkdtemp(prefix="bray-", dir="/tmp")
+    with RayCluster("", num_cpus=2, temp_dir=temp) as cluster:
+        address = cluster.connect().get_runtime_context().gcs_address
+        sides = {"workers": (["--workers", "2"], {}),
+                 "replicas": (["--backend", "ray", "--replicas", "2"],
+                              {"MODELYARD_RAY_ADDRESS": address})}
+        for round_ in range(args.repeat):
+            for side, (flags, env) in sides.items():
+                proc, url, ready_s = _start(project, flags, env, work / "server.log")
+                try:
+                    wrk(url, script, 2.0)  # warm-up
+                    result = wrk(url, script, args.duration)
+                finally:
+                    stop_server(proc)
+                result["ready_s"] = round(ready_s, 2)
+                out[side].append(result)
+                print(f"round {round_ + 1}, {side}: {result['rps']:.0f} req/s, p50 "
+                      f"{result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, non-2xx "
+                      f"{result['non_2xx']}, ready in {ready_s:.1f} s", flush=True)
+    shutil.rmtree(temp, ignore_errors=True)
+    out["machine_end"] = machine()
+    return out
+
+
+def _start(project: Path, flags: list[str], env: dict[str, str], log: Path) -> tuple[Any, str,
+                                                                                   float]:
+    """Start ``modelyard serve`` with ``flags`` and wait for /ready (as ``bench_workers``)."""
+    import os
+    import subprocess
+
+    import httpx
+    from bench_workers import free_port, stop_server
+
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
+    environ.update(env)
+    started = time.monotonic()
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "modelyard", "serve", "cancer@champion", "--host",
+             "127.0.0.1", "--port", str(port), "--project", str(project), "--log-level",
+             "warning", *flags], env=environ, stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    while time.monotonic() < started + 240:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited with {proc.returncode}; see {log}")
+        try:
+            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                return proc, url, time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    stop_server(proc)
+    raise SystemExit(f"the server was not ready in 240 s; see {log}")
+
+
+def serving_report(data: dict[str, Any]) -> str:
+    """The Markdown section of the serving comparison, from the run's data."""
+    m0, m1 = data["machine_start"], data["machine_end"]
+    rows = []
+    for side, label in (("workers", "`--workers 2` (uvicorn processes)"),
+                        ("replicas", "`--backend ray --replicas 2` (Ray Serve)")):
+        runs = data[side]
+        rps = summary(r["rps"] for r in runs)
+        p50, p99 = summary(r["p50_ms"] for r in runs), summary(r["p99_ms"] for r in runs)
+        ready = summary(r["ready_s"] for r in runs)
+        bad = sum(r["non_2xx"] + r["socket_errors"] for r in runs)
+        rows.append(f"| {label} | {spread(rps)} | {spread(p50)} | {spread(p99)} | {bad} | "
+                    f"{spread(ready)} |")
+    ratio = (summary(r["rps"] for r in data["replicas"])["median"]
+             / summary(r["rps"] for r in data["workers"])["median"])
+    busy = max(float(m["uptime"].rsplit("load average:", 1)[-1].split(",")[0])
+               for m in (m0, m1) if "load average:" in m["uptime"])
+    lines = [
+        SERVING_SECTION, "",
+        f"`modelyard serve cancer@champion` (HistGradientBoosting, 30 features, one JSON "
+        f"record per request, prediction log on) driven by `wrk` (2 threads, 32 keep-alive "
+        f"connections, {fmt(data['duration_s'])} s per run after a 2 s warm-up) on 127.0.0.1: "
+        f"two uvicorn worker processes on one socket against two Ray Serve replicas behind "
+        f"Ray Serve's HTTP proxy, on a local 2-CPU Ray cluster started once and joined by "
+        f"address (it stays up, idle, during the worker runs). A fresh server each run, the "
+        f"sides in alternating rounds; median (min\u2013max) of {data['repeat']} runs each, "
+        f"from one invocation of `python benchmarks/bench_ray.py --serving`. Machine: "
+        f"{m0['cpus']} cores ({m0['platform']}) shared by client, servers and other work, "
+        f"Python {m0['python']}, Ray {data['versions']['ray']}; {m0['date']}. Load at the "
+        f"start: `{m0['uptime']}`; at the end: `{m1['uptime']}`"
+        + (" (**under load**: other work ran on these cores, so the runs spread)."
+           if busy > 1.5 else "."), "",
+        "| server | requests/s | p50 ms | p99 ms | non-2xx or socket errors | start to "
+        "ready, s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        *rows, "",
+        f"Ray Serve's replicas answered {fmt(ratio)}x the requests per second of the worker "
+        "processes. Each request crosses one more process with Ray Serve (the proxy, then "
+        "the replica, over Ray's RPC) where a worker answers the socket itself; what Ray "
+        "Serve buys is replicas that Ray places, restarts and scales on a cluster.", "",
+        "Reproduce: `python benchmarks/bench_ray.py --serving --workdir /tmp/bray --out "
+        "/tmp/bray/serving.json --markdown docs/benchmarks/ray.md` (`--repeat`, "
+        "`--duration`).",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

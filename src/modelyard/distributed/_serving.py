@@ -206,7 +206,10 @@ def _serve(ray: Any, refs: list[str], folder: Path, settings: Settings, replicas
             "ray`?); stop it first (`serve shutdown` on the cluster) or use another cluster")
     started = time.time()
     create_shared_folder(folder, replicas)
-    spec = {"project": str(settings.project_dir), "refs": refs, "log_level": log_level,
+    if log_root is not None and "://" not in str(log_root):
+        log_root = Path(log_root).resolve()  # the replicas do not run in this folder
+    spec = {"project": str(Path(settings.project_dir).resolve()), "refs": refs,
+            "log_level": log_level,
             "overrides": {k: v for k, v in (overrides or {}).items() if v is not None},
             "log_root": None if log_root is None else str(log_root),
             "shared": str(folder), "replicas": replicas, "started": started}
