@@ -328,7 +328,8 @@ class Router:
             parts.setdefault(version, []).append((body, latency))
             if loaded and version == challenger:
                 loaded_at.add(pid)
-        out = self.stats(name)
+        # From the route read on arrival: a poll may end it while this waited on the others.
+        out: dict[str, Any] = {"model": name, "rollout": route.describe()}
         out["rollout"]["challenger_loaded"] = route.challenger is not None and \
             live <= loaded_at
         out["versions"] = {str(v): VersionStats.merged(s.role, parts.get(v, [])).to_dict()
