@@ -51,7 +51,8 @@ def serve(
     """Serve model versions behind a REST API until Ctrl-C or SIGTERM.
 
     POST /v1/models/{name}/predict, GET /v1/models, /health, /ready, /metrics; the schema
-    of each model's request is at /docs.
+    of each model's request is at /docs. With --backend ray the same service runs as Ray
+    Serve replicas behind Ray Serve's proxy (docs/ray.md).
     """
     _check_backend(backend, workers=workers, replicas=replicas, replica_cpus=replica_cpus,
                    ui=ui)
