@@ -47,7 +47,8 @@ _PG_LATEST_UPSERT = _LATEST_UPSERT.format(marks="%s, %s, %s, %s, %s")
 
 def latest_of(values: Sequence[MetricValue]) -> list[MetricValue]:
     """The latest value per (run, key) among ``values``: the highest step, then the latest
-    timestamp, then the one that comes last.
+    timestamp, then the one that comes last. Sorted by run and key, so that writers of the
+    same runs upsert (and lock) rows in one order.
 
     Example:
         >>> latest_of([("r", "loss", 0.5, 2, 9.0), ("r", "loss", 0.9, 1, 10.0)])
@@ -58,7 +59,7 @@ def latest_of(values: Sequence[MetricValue]) -> list[MetricValue]:
         old = best.get((v[0], v[1]))
         if old is None or v[3] > old[3] or (v[3] == old[3] and v[4] >= old[4]):
             best[(v[0], v[1])] = v
-    return list(best.values())
+    return [best[k] for k in sorted(best)]
 
 
 class RunMetrics:
