@@ -88,6 +88,11 @@ def test_sorting_and_filtering_by_a_metric_match_the_history(store: Store) -> No
         without = sorted(set(history) - set(auc), key=lambda r: -int(r, 16))  # newest first
         assert [r.id for r in page.runs] == ranked + without
         assert all(r.metrics.get("auc") == auc.get(r.id) for r in page.runs)
+        # page by page, across the end of the runs that logged it
+        pages = [q.page(RunQuery(order_by="metrics.auc", descending=descending, limit=7,
+                                 offset=o)) for o in range(0, 35, 7)]
+        assert [r.id for p in pages for r in p.runs] == ranked + without
+        assert {p.total for p in pages} == {30}
     page = q.page(RunQuery(filters=tuple(parse_run_filter("metrics.loss > 0.3")),
                            order_by="metrics.auc", descending=True, limit=5, offset=2))
     match = [r for r in loss if loss[r] > 0.3]

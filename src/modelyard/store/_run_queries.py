@@ -30,7 +30,7 @@ from sqlalchemy import (
     not_,
     select,
 )
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from ..errors import InvalidInput, NotFound
 from ._db import Database
@@ -67,12 +67,6 @@ class RunQueries:
         self._db = db
 
     # -- SQL pieces ---------------------------------------------------------------------
-
-    @staticmethod
-    def _latest_metric(key: str) -> Any:
-        m = aliased(LatestMetricRow)
-        return (select(m.value).where(m.run_id == RunRow.id, m.key == key)
-                .correlate(RunRow).scalar_subquery())
 
     @staticmethod
     def _metric_condition(f: RunFilter) -> ColumnElement[bool]:
@@ -145,9 +139,7 @@ class RunQueries:
     def _order(self, q: RunQuery) -> Any:
         key = q.order_by or "start_time"
         kind, _, name = key.partition(".")
-        if name and kind in ("metrics", "metric"):
-            expr = self._latest_metric(name)
-        elif name and kind in ("params", "param"):
+        if name and kind in ("params", "param"):  # metrics: see _page_by_metric
             expr = self._number(self._param(name))
             text = self._param(name)
             return [(e.desc() if q.descending else e.asc()).nulls_last()
@@ -175,20 +167,49 @@ class RunQueries:
         if query.offset < 0:
             raise InvalidInput(f"offset {query.offset} is negative; use 0 or more")
         conds = self._conditions(query)
-        order = [*self._order(query), RunRow.start_time.desc(), RunRow.id]
-        stmt = (select(RunRow.id, RunRow.name, RunRow.experiment, RunRow.parent_id,
-                       RunRow.status, RunRow.start_time, RunRow.end_time)
-                .where(*conds).order_by(*order).offset(query.offset).limit(query.limit))
+        kind, _, name = (query.order_by or "start_time").partition(".")
         with self._db.read() as session:
             total = int(session.scalar(select(func.count()).select_from(RunRow)
                                        .where(*conds)) or 0)
-            rows = session.execute(stmt).all()
+            if name and kind in ("metrics", "metric"):
+                rows = self._page_by_metric(session, name, query, conds)
+            else:
+                order = [*self._order(query), RunRow.start_time.desc(), RunRow.id]
+                rows = list(session.execute(select(*_COLUMNS).where(*conds).order_by(*order)
+                                            .offset(query.offset).limit(query.limit)))
         runs = self.summaries(rows)
         return RunPage(
             runs=runs, total=total, offset=query.offset, limit=query.limit,
             param_keys=sorted({k for r in runs for k in r.params}),
             metric_keys=sorted({k for r in runs for k in r.metrics}),
             tag_keys=sorted({k for r in runs for k in r.tags}))
+
+    @staticmethod
+    def _page_by_metric(session: Session, key: str, q: RunQuery,
+                        conds: list[ColumnElement[bool]]) -> list[Any]:
+        """A page sorted by a metric: first the runs that logged it, walking the ``(key,
+        value)`` index in order and stopping once the page is full, then (past their end)
+        the runs without it, newest first: the order of ``value NULLS LAST``, without
+        reading every run's value and sorting them."""
+        m = aliased(LatestMetricRow)
+        value = m.value.desc() if q.descending else m.value.asc()
+        having = select(*_COLUMNS).join(m, and_(m.run_id == RunRow.id, m.key == key))
+        rows = list(session.execute(having.where(*conds).order_by(
+            value, RunRow.start_time.desc(), RunRow.id).offset(q.offset).limit(q.limit)))
+        if len(rows) == q.limit:
+            return rows
+        if rows:
+            before = q.offset + len(rows)  # every run with the metric, this page's included
+        else:
+            before = int(session.scalar(select(func.count()).select_from(RunRow).join(
+                m, and_(m.run_id == RunRow.id, m.key == key)).where(*conds)) or 0)
+        m2 = aliased(LatestMetricRow)
+        lacking = ~RunRow.id.in_(select(m2.run_id).where(m2.key == key))
+        rows += session.execute(
+            select(*_COLUMNS).where(*conds, lacking)
+            .order_by(RunRow.start_time.desc(), RunRow.id)
+            .offset(max(q.offset - before, 0)).limit(q.limit - len(rows)))
+        return rows
 
     def summaries(self, rows: Sequence[Sequence[Any]]) -> list[RunSummary]:
         """Table rows of runs given as ``(id, name, experiment, parent_id, status,
@@ -317,6 +338,10 @@ class RunQueries:
         """:meth:`metric_arrays` as lists: ``key -> (steps, values)``."""
         return {k: (s.tolist(), v.tolist())
                 for k, (s, v) in self.metric_arrays(run_id, keys).items()}
+
+
+_COLUMNS = (RunRow.id, RunRow.name, RunRow.experiment, RunRow.parent_id, RunRow.status,
+            RunRow.start_time, RunRow.end_time)
 
 
 def _compare(expr: Any, op: str, value: Any) -> ColumnElement[bool]:

@@ -125,7 +125,10 @@ class LatestMetricRow(Base):
     ``metric_history``)."""
 
     __tablename__ = "latest_metrics"
-    __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value"),)
+    # run_id in the index: a filter's range yields run ids without reading table rows; on
+    # SQLite the table is clustered by its key (WITHOUT ROWID): one seek per (run, key)
+    __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value", "run_id"),
+                      {"sqlite_with_rowid": False})
     run_id: Mapped[str] = mapped_column(
         ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
     )
