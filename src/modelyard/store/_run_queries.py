@@ -177,7 +177,7 @@ class RunQueries:
                 order = [*self._order(query), RunRow.start_time.desc(), RunRow.id]
                 rows = list(session.execute(select(*_COLUMNS).where(*conds).order_by(*order)
                                             .offset(query.offset).limit(query.limit)))
-        runs = self.summaries(rows)
+            runs = self.summaries(rows, session)
         return RunPage(
             runs=runs, total=total, offset=query.offset, limit=query.limit,
             param_keys=sorted({k for r in runs for k in r.params}),
@@ -211,34 +211,44 @@ class RunQueries:
             .offset(max(q.offset - before, 0)).limit(q.limit - len(rows)))
         return rows
 
-    def summaries(self, rows: Sequence[Sequence[Any]]) -> list[RunSummary]:
+    def summaries(self, rows: Sequence[Sequence[Any]], session: Session | None = None
+                  ) -> list[RunSummary]:
         """Table rows of runs given as ``(id, name, experiment, parent_id, status,
-        start_time, end_time)``: four more statements, whatever the number of runs."""
-        ids = [r[0] for r in rows]
+        start_time, end_time)``: four more statements, whatever the number of runs, sent
+        straight to the driver (building them with SQLAlchemy cost more than running them).
+        """
+        ids = [str(r[0]) for r in rows]
         if not ids:
             return []
+        if session is None:
+            with self._db.read() as own:
+                return self.summaries(rows, own)
         params: dict[str, dict[str, str]] = {i: {} for i in ids}
         tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+        metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
         children: dict[str, int] = {}
-        with self._db.read() as session:
-            for rid, k, v in session.execute(
-                    select(ParamRow.run_id, ParamRow.key, ParamRow.value)
-                    .where(ParamRow.run_id.in_(ids))):
-                params[rid][k] = v
-            for rid, k, v in session.execute(
-                    select(TagRow.run_id, TagRow.key, TagRow.value)
-                    .where(TagRow.run_id.in_(ids))):
-                tags[rid][k] = v
-            for pid, n in session.execute(
-                    select(RunRow.parent_id, func.count()).where(RunRow.parent_id.in_(ids))
-                    .group_by(RunRow.parent_id)):
-                children[str(pid)] = int(n)
-        metrics = self.latest_metrics(ids)
+        inside = ", ".join(["?" if self._db.is_sqlite else "%s"] * len(ids))
+        cursor = session.connection().connection.cursor()
+        try:
+            for table, into in (("params", params), ("tags", tags)):
+                cursor.execute(f"SELECT run_id, key, value FROM {table} "
+                               f"WHERE run_id IN ({inside})", ids)
+                for rid, k, v in cursor.fetchall():
+                    into[rid][k] = v
+            cursor.execute("SELECT run_id, key, value FROM latest_metrics "
+                           f"WHERE run_id IN ({inside})", ids)
+            for rid, k, v in cursor.fetchall():
+                metrics[rid][k] = float(v)
+            cursor.execute(f"SELECT parent_id, COUNT(*) FROM runs WHERE parent_id IN ({inside}) "
+                           "GROUP BY parent_id", ids)
+            children = {str(pid): int(n) for pid, n in cursor.fetchall()}
+        finally:
+            cursor.close()
         return [RunSummary(id=r[0], name=r[1], experiment=r[2], parent_id=r[3], status=r[4],
                            start_time=float(r[5]),
                            end_time=None if r[6] is None else float(r[6]),
                            params=dict(sorted(params[r[0]].items())),
-                           metrics=metrics.get(r[0], {}),
+                           metrics=dict(sorted(metrics[r[0]].items())),
                            tags=dict(sorted(tags[r[0]].items())), children=children.get(r[0], 0))
                 for r in rows]
 
