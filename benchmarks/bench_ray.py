@@ -327,16 +327,21 @@ def run_serving(args: argparse.Namespace) -> dict[str, Any]:
                            "duration_s": args.duration,
                            "versions": {"ray": ray.__version__,
                                         "modelyard": modelyard.__version__},
-                           "workers": [], "replicas": []}
+                           "workers": [], "replicas": [], "floor": []}
+    floor = work / "floor.py"
+    floor.write_text(FLOOR_APP)
+    serve_cmd = [sys.executable, "-m", "modelyard", "serve", "cancer@champion", "--project",
+                 str(project), "--log-level", "warning", "--host", "127.0.0.1", "--port"]
     temp = tempfile.mkdtemp(prefix="bray-", dir="/tmp")
     with RayCluster("", num_cpus=2, temp_dir=temp) as cluster:
         address = cluster.connect().get_runtime_context().gcs_address
-        sides = {"workers": (["--workers", "2"], {}),
-                 "replicas": (["--backend", "ray", "--replicas", "2"],
-                              {"MODELYARD_RAY_ADDRESS": address})}
+        ray_env = {"MODELYARD_RAY_ADDRESS": address}
+        sides = {"workers": (serve_cmd, ["--workers", "2"], {}),
+                 "replicas": (serve_cmd, ["--backend", "ray", "--replicas", "2"], ray_env),
+                 "floor": ([sys.executable, str(floor), address], [], {})}
         for round_ in range(args.repeat):
-            for side, (flags, env) in sides.items():
-                proc, url, ready_s = _start(project, flags, env, work / "server.log")
+            for side, (cmd, flags, env) in sides.items():
+                proc, url, ready_s = _start(cmd, flags, env, work / "server.log")
                 try:
                     wrk(url, script, 2.0)  # warm-up
                     result = wrk(url, script, args.duration)
@@ -352,9 +357,40 @@ def run_serving(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _start(project: Path, flags: list[str], env: dict[str, str], log: Path) -> tuple[Any, str,
+#: Ray Serve's floor: the same deployment options, an app that only reads the body and
+#: answers a small JSON (``python floor.py GCS_ADDRESS PORT``), stopped by SIGTERM
+FLOOR_APP = """
+import signal, sys, threading
+import ray
+from fastapi import FastAPI, Request
+from ray import serve
+
+app = FastAPI()
+
+@app.get("/ready")
+async def ready() -> dict:
+    return {"ready": True}
+
+@app.post("/{path:path}")
+async def echo(path: str, request: Request) -> dict:
+    return {"bytes": len(await request.body())}
+
+ray.init(address=sys.argv[1], log_to_driver=False)
+serve.start(http_options={"host": "127.0.0.1", "port": int(sys.argv[2])})
+Floor = serve.deployment(num_replicas=2, max_ongoing_requests=1024)(serve.ingress(app)(
+    type("Floor", (), {})))
+serve.run(Floor.bind(), name="floor", route_prefix="/")
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *a: stop.set())
+stop.wait()
+serve.delete("floor")
+serve.shutdown()
+"""
+
+
+def _start(cmd: list[str], flags: list[str], env: dict[str, str], log: Path) -> tuple[Any, str,
                                                                                    float]:
-    """Start ``modelyard serve`` with ``flags`` and wait for /ready (as ``bench_workers``)."""
+    """Start ``cmd PORT flags`` and wait for /ready (as ``bench_workers``)."""
     import os
     import subprocess
 
@@ -366,10 +402,8 @@ def _start(project: Path, flags: list[str], env: dict[str, str], log: Path) -> t
     environ.update(env)
     started = time.monotonic()
     with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "modelyard", "serve", "cancer@champion", "--host",
-             "127.0.0.1", "--port", str(port), "--project", str(project), "--log-level",
-             "warning", *flags], env=environ, stdout=out, stderr=out)
+        proc = subprocess.Popen([*cmd, str(port), *flags], env=environ, stdout=out,
+                                stderr=out)
     url = f"http://127.0.0.1:{port}"
     while time.monotonic() < started + 240:
         if proc.poll() is not None:
@@ -389,16 +423,26 @@ def serving_report(data: dict[str, Any]) -> str:
     m0, m1 = data["machine_start"], data["machine_end"]
     rows = []
     for side, label in (("workers", "`--workers 2` (uvicorn processes)"),
-                        ("replicas", "`--backend ray --replicas 2` (Ray Serve)")):
-        runs = data[side]
+                        ("replicas", "`--backend ray --replicas 2` (Ray Serve)"),
+                        ("floor", "Ray Serve's floor: 2 replicas that only read the body")):
+        runs = data.get(side)
+        if not runs:
+            continue
         rps = summary(r["rps"] for r in runs)
         p50, p99 = summary(r["p50_ms"] for r in runs), summary(r["p99_ms"] for r in runs)
         ready = summary(r["ready_s"] for r in runs)
         bad = sum(r["non_2xx"] + r["socket_errors"] for r in runs)
         rows.append(f"| {label} | {spread(rps)} | {spread(p50)} | {spread(p99)} | {bad} | "
                     f"{spread(ready)} |")
-    ratio = (summary(r["rps"] for r in data["replicas"])["median"]
-             / summary(r["rps"] for r in data["workers"])["median"])
+    def median_rps(side: str) -> float:
+        return float(summary(r["rps"] for r in data[side])["median"])
+
+    ratio = median_rps("replicas") / median_rps("workers")
+    floor = (f" A FastAPI app on the same Ray Serve deployment options that only reads the "
+             f"request body and answers a small JSON (no model, no validation, no log) "
+             f"answered {fmt(median_rps('floor'))} requests/s: modelyard's replicas reach "
+             f"{fmt(100 * median_rps('replicas') / median_rps('floor'))}% of what Ray Serve "
+             "itself carries here." if data.get("floor") else "")
     busy = max(float(m["uptime"].rsplit("load average:", 1)[-1].split(",")[0])
                for m in (m0, m1) if "load average:" in m["uptime"])
     lines = [
@@ -421,9 +465,10 @@ def serving_report(data: dict[str, Any]) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: |",
         *rows, "",
         f"Ray Serve's replicas answered {fmt(ratio)}x the requests per second of the worker "
-        "processes. Each request crosses one more process with Ray Serve (the proxy, then "
-        "the replica, over Ray's RPC) where a worker answers the socket itself; what Ray "
-        "Serve buys is replicas that Ray places, restarts and scales on a cluster.", "",
+        f"processes.{floor} With Ray Serve each request crosses more processes (the proxy, "
+        "then the replica, which fetches the body from the proxy over Ray's RPC) where a "
+        "worker answers its socket itself; what Ray Serve buys is replicas that Ray places, "
+        "restarts and scales on a cluster, not throughput on one small machine.", "",
         "Reproduce: `python benchmarks/bench_ray.py --serving --workdir /tmp/bray --out "
         "/tmp/bray/serving.json --markdown docs/benchmarks/ray.md` (`--repeat`, "
         "`--duration`).",

@@ -214,7 +214,7 @@ def _serve(ray: Any, refs: list[str], folder: Path, settings: Settings, replicas
             "log_root": None if log_root is None else str(log_root),
             "shared": str(folder), "replicas": replicas, "started": started}
     # The replicas do not inherit this process's environment: pass on the settings in it.
-    env = {k: v for k, v in os.environ.items() if k.startswith("MODELYARD_")}
+    env = {k: v for k, v in os.environ.items() if k.startswith(("MODELYARD_", "RAY_SERVE_"))}
     env.update(replica_environment(folder))
     node = _this_node(ray)
     deployment = serve.deployment(
