@@ -3,8 +3,9 @@
 Blocks whose first line is ``# file: NAME`` are written to that file; every ``bash`` block
 is run, all in one shell (so a server started in the background by one block is used by the
 next), with the project's virtualenv first on PATH. The tour fails when a command fails or
-anything prints a traceback. The only change made to the text is the port: the README's
-8000 becomes a free port, so the test never collides with a server already running.
+anything prints a traceback. The only change made to the text is the ports: the README's
+8000 (the server) and 8080 (the dashboard) become free ports, so the test never collides
+with a server already running.
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _script(tour: str, folder: Path, port: int) -> str:
+def _script(tour: str, folder: Path, port: int, ui_port: int) -> str:
     lines = ["set -euo pipefail",
              # servers the tour starts in the background end with the tour, whatever happens
              "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
     for lang, body in _FENCE.findall(tour):
-        body = body.replace("8000", str(port))
+        body = body.replace("8000", str(port)).replace("8080", str(ui_port))
         first = body.splitlines()[0] if body.strip() else ""
         if first.startswith("# file: "):
             (folder / first[len("# file: "):].strip()).write_text(body, encoding="utf-8")
@@ -59,8 +60,10 @@ def test_the_tour_blocks_are_all_found() -> None:
 
 @pytest.mark.slow
 def test_the_readme_tour_runs_literally(tmp_path: Path) -> None:
-    port = _free_port()
-    script = _script(_tour(), tmp_path, port)
+    port, ui_port = _free_port(), _free_port()
+    while ui_port == port:
+        ui_port = _free_port()
+    script = _script(_tour(), tmp_path, port, ui_port)
     bin_dir = str(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
