@@ -117,6 +117,7 @@ def _serve_running(ray: Any) -> bool:
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_two_replicas_answer_as_one_service(env: Env, tmp_path: Path) -> None:
     ready = env.http.get("/ready")
     assert ready.status_code == 200
@@ -143,6 +144,7 @@ def test_two_replicas_answer_as_one_service(env: Env, tmp_path: Path) -> None:
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_rollout_stats_and_feedback_merge_across_replicas(env: Env) -> None:
     rollout = env.yard.store.rollouts.start("fraud", champion_version=1, challenger_version=2,
                                             stage="canary", canary_share=0.5)
@@ -191,6 +193,7 @@ def _rows_per_replica(env: Env, rollout: int) -> dict[int, int]:
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_moving_the_alias_swaps_every_replica(env: Env) -> None:
     deadline = time.monotonic() + 60
     while env.stats()["rollout"] is not None:  # the rollout before has ended everywhere
@@ -207,6 +210,7 @@ def test_moving_the_alias_swaps_every_replica(env: Env) -> None:
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_sigterm_stops_serve_and_every_prediction_is_logged(env: Env) -> None:
     import ray
 
