@@ -4,13 +4,14 @@ app in-process over ASGI (no sockets) for unit-level checks."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,39 @@ class Server:
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+@contextlib.contextmanager
+def dashboard(project: Path, *args: str, timeout: float = 60.0) -> Iterator[str]:
+    """``modelyard ui`` for ``project`` on 127.0.0.1 (a free port), with ``args``; yields its
+    URL once ``/login`` answers, and stops the process (by its pid) at the end."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
+    ui = subprocess.Popen([sys.executable, "-m", "modelyard", "ui", "--port", str(port),
+                           "--project", str(project), *args], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert ui.poll() is None, ui.stderr.read().decode() if ui.stderr else ""
+            try:
+                if httpx.get(f"{url}/login", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"modelyard ui did not start in {timeout} s"
+            time.sleep(0.1)
+        yield url
+    finally:
+        ui.terminate()
+        try:
+            ui.wait(10)
+        except subprocess.TimeoutExpired:
+            ui.kill()
+            ui.wait()
+        if ui.stderr is not None:
+            ui.stderr.close()
 
 
 def in_process(app: Any, test: Callable[[httpx.AsyncClient], Awaitable[None]]) -> None:

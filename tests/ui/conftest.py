@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -16,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 import modelyard
@@ -25,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "loop"))
 
 from _loopkit import make_champion, make_frame, spec
 
-from _serving import Server, free_port
+from _serving import Server, dashboard
 from modelyard.loop import GatePolicy, Loop, Policy, RetrainPolicy, TriggerPolicy
 
 CHROMIUM = os.environ.get("MODELYARD_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -102,43 +100,17 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Filled]:
     project = tmp_path_factory.mktemp("ui-project")
     facts = _fill(project)
     # parts of the prediction log are sealed (readable by the monitor) every 0.3 s
-    with Server(project, ["fraud@champion"], {"MODELYARD_LOG_ROTATE_S": "0.3"}) as server:
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
-        ui = subprocess.Popen(
-            [sys.executable, "-m", "modelyard", "ui", "--port", str(port), "--project",
-             str(project), "--server-url", server.url, "--sample-interval-s", "0.3"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert ui.poll() is None, ui.stderr.read().decode() if ui.stderr else ""
-                try:
-                    if httpx.get(f"{url}/login", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "modelyard ui did not start"
-                time.sleep(0.1)
-            with modelyard.Client(server.url, key=facts["admin_key"]) as client, \
-                    modelyard.open(project) as yard:
-                for i, shift in enumerate((0.0, 3.0, 0.0)):
-                    _traffic(client, shift=shift, seed=20 + i)
-                    time.sleep(0.8)  # flushed every 0.1 s, sealed every 0.3 s
-                    report = yard.monitor.check("fraud", window="last:300")
-                    assert report.windows, "the served predictions never reached the log"
-            yield Filled(project=project, ui_url=url, server_url=server.url, **facts)
-        finally:
-            ui.terminate()
-            try:
-                ui.wait(10)
-            except subprocess.TimeoutExpired:
-                ui.kill()
-                ui.wait()
-            for stream in (ui.stdout, ui.stderr):
-                if stream is not None:
-                    stream.close()
+    with Server(project, ["fraud@champion"], {"MODELYARD_LOG_ROTATE_S": "0.3"}) as server, \
+            dashboard(project, "--server-url", server.url, "--sample-interval-s", "0.3",
+                      timeout=30) as url:
+        with modelyard.Client(server.url, key=facts["admin_key"]) as client, \
+                modelyard.open(project) as yard:
+            for i, shift in enumerate((0.0, 3.0, 0.0)):
+                _traffic(client, shift=shift, seed=20 + i)
+                time.sleep(0.8)  # flushed every 0.1 s, sealed every 0.3 s
+                report = yard.monitor.check("fraud", window="last:300")
+                assert report.windows, "the served predictions never reached the log"
+        yield Filled(project=project, ui_url=url, server_url=server.url, **facts)
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,6 @@ import csv
 import io
 import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +16,7 @@ import httpx
 import pytest
 
 import modelyard
-from _serving import free_port
+from _serving import dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -45,33 +42,8 @@ def long_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
         for step in range(50):
             run.log_metric("short", step / 50, step=step)
         run_id = run.id
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
-    ui = subprocess.Popen([sys.executable, "-m", "modelyard", "ui", "--port", str(port),
-                           "--project", str(project)], env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert ui.poll() is None, ui.stderr.read().decode() if ui.stderr else ""
-            try:
-                if httpx.get(f"{url}/login", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "modelyard ui did not start within 60 s"
-            time.sleep(0.1)
+    with dashboard(project) as url:
         yield url, run_id
-    finally:
-        ui.terminate()
-        try:
-            ui.wait(10)
-        except subprocess.TimeoutExpired:
-            ui.kill()
-            ui.wait()
-        if ui.stderr is not None:
-            ui.stderr.close()
 
 
 def _coords(points: str) -> list[tuple[float, float]]:
