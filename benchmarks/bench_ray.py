@@ -312,7 +312,7 @@ def serving_main(args: argparse.Namespace) -> None:
 def run_serving(args: argparse.Namespace) -> dict[str, Any]:
     """Alternating rounds of ``--workers 2`` and ``--backend ray --replicas 2``."""
     import ray
-    from bench_workers import make_project, stop_server, wrk
+    from bench_workers import make_project, post_script, stop_server, wrk
 
     import modelyard
     from modelyard.distributed import RayCluster
@@ -320,9 +320,7 @@ def run_serving(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     project, body = make_project(work)
-    script = work / "post.lua"
-    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                      f"wrk.body = {json.dumps(body)}\n")
+    script = post_script(work, body)
     out: dict[str, Any] = {"machine_start": machine(), "repeat": args.repeat,
                            "duration_s": args.duration,
                            "versions": {"ray": ray.__version__,

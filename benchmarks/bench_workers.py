@@ -124,13 +124,19 @@ def wrk(url: str, script: Path, duration_s: float) -> dict[str, Any]:
             "p50_ms": ms("50"), "p99_ms": ms("99")}
 
 
+def post_script(work: Path, body: Any) -> Path:
+    """wrk's Lua script posting ``body`` as JSON, written in ``work``."""
+    script = work / "post.lua"
+    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                      f"wrk.body = {json.dumps(body)}\n")
+    return script
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     project, body = make_project(work)
-    script = work / "post.lua"
-    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                      f"wrk.body = {json.dumps(body)}\n")
+    script = post_script(work, body)
     runs: dict[int, list[dict[str, Any]]] = {w: [] for w in args.workers}
     for round_ in range(args.repeat):
         for workers in args.workers:
