@@ -107,3 +107,27 @@ def test_the_latency_histogram_folds_exactly() -> None:
     total = re.search(r'modelyard_request_latency_seconds_sum\{model="m",version="1"\} (\S+)',
                       text)
     assert total is not None and float(total.group(1)) == pytest.approx(sum(values))
+
+
+def test_fresh_request_ids_are_random_unique_and_not_shared_with_a_forked_worker() -> None:
+    """Ids come from the OS generator 256 at a time; a forked child never repeats its
+    parent's unread ones (worker processes fork)."""
+    import os
+
+    from modelyard.serve._http import _request_id
+
+    assert _request_id("given-id.1") == "given-id.1"  # a sane caller id is kept
+    assert len(_request_id("bad id!")) == 32  # anything else gets a fresh one
+    ids = [_request_id(None) for _ in range(3000)]
+    assert len(set(ids)) == 3000 and all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: its next ids, to the parent
+        os.write(write, "".join(_request_id(None) for _ in range(8)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    theirs = os.read(read, 4096).decode()
+    os.close(read)
+    ours = "".join(_request_id(None) for _ in range(8))
+    assert len(theirs) == len(ours) == 256 and theirs != ours

@@ -88,30 +88,54 @@ def _column(values: Any, dtype: pa.DataType) -> pa.Array:
         return pa.nulls(len(values), type=dtype)
 
 
+def _per_row(values: Sequence[Any], counts: np.ndarray[Any, Any], dtype: Any,
+             single: bool) -> np.ndarray[Any, Any]:
+    """One value per entry, repeated for each of its rows."""
+    out = np.array(values, dtype=dtype)
+    return out if single else np.repeat(out, counts)
+
+
+def _stacked(parts: list[Any], counts: np.ndarray[Any, Any], width: int | None) -> Any:
+    """The entries' arrays as one: concatenated as they are when each already has its
+    rows' shape (a prediction server's arrays do), else reshaped one by one."""
+    ndim = 1 if width is None else 2
+    if all(isinstance(p, np.ndarray) and p.ndim == ndim for p in parts):
+        out = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if len(out) == int(counts.sum()) and (width is None or out.shape[1] == width):
+            return out
+    shape = (-1,) if width is None else (-1, width)
+    return np.concatenate([np.asarray(p).reshape(*shape) for p in parts])
+
+
 def _table(entries: Sequence[_Entry]) -> pa.Table:
     schema = entries[0].schema
     counts = np.fromiter((e.n for e in entries), dtype=np.int64, count=len(entries))
     total = int(counts.sum())
+    single = bool((counts == 1).all())  # one row per request: nothing to repeat
+    rows = np.zeros(total, dtype=np.int32) if single else \
+        np.concatenate([np.arange(n, dtype=np.int32) for n in counts.tolist()])
     columns: dict[str, pa.Array] = {
-        "request_id": pa.array(np.repeat(np.array([e.request_id for e in entries], dtype=object),
-                                         counts), type=pa.string()),
-        "row": pa.array(np.concatenate([np.arange(e.n, dtype=np.int32) for e in entries])),
-        "ts": pa.array(np.repeat(np.array([e.ts_us for e in entries], dtype=np.int64), counts),
+        "request_id": pa.array(_per_row([e.request_id for e in entries], counts,
+                                        object, single), type=pa.string()),
+        "row": pa.array(rows),
+        "ts": pa.array(_per_row([e.ts_us for e in entries], counts, np.int64, single),
                        type=pa.int64()).cast(pa.timestamp("us", tz="UTC")),
         "model": pa.array([schema.model] * total, type=pa.string()),
         "version": pa.array(np.full(total, schema.version, dtype=np.int32)),
-        "alias": pa.array(np.repeat(np.array([e.alias for e in entries], dtype=object), counts),
-                          type=pa.string()),
-        "latency_ms": pa.array(np.repeat(np.array([e.latency_ms for e in entries]), counts)),
-        "status": pa.array(np.repeat(np.array([e.status for e in entries], dtype=np.int16),
-                                     counts)),
+        "alias": pa.array(_per_row([e.alias for e in entries], counts, object,
+                                   single), type=pa.string()),
+        "latency_ms": pa.array(_per_row([e.latency_ms for e in entries], counts,
+                                        np.float64, single)),
+        "status": pa.array(_per_row([e.status for e in entries], counts, np.int16,
+                                    single)),
     }
     names = [n for n, _ in schema.inputs]
     if all(isinstance(e.inputs, np.ndarray) for e in entries):
         matrix = np.concatenate([e.inputs for e in entries]) if len(entries) > 1 else \
             entries[0].inputs
+        by_column = np.ascontiguousarray(matrix.T)  # each column's values side by side
         for j, (name, kind) in enumerate(schema.inputs):
-            columns[f"input.{name}"] = _column(matrix[:, j], arrow_type(kind))
+            columns[f"input.{name}"] = _column(by_column[j], arrow_type(kind))
     else:
         records: list[Any] = []
         for e in entries:
@@ -128,14 +152,18 @@ def _table(entries: Sequence[_Entry]) -> pa.Table:
                  .tolist()]
         columns["prediction"] = _column(lists, arrow_type("list"))
     else:
-        predictions = np.concatenate([np.asarray(e.predictions).reshape(-1) for e in entries])
+        predictions = _stacked([e.predictions for e in entries], counts, None)
         columns["prediction"] = _column(predictions, arrow_type(schema.prediction_type))
     if schema.classes:
         width = len(schema.classes)
-        proba = np.concatenate([
-            np.full((e.n, width), np.nan) if e.probabilities is None
-            else np.asarray(e.probabilities, dtype=np.float64).reshape(e.n, width)
-            for e in entries])
+        if all(e.probabilities is not None for e in entries):
+            proba = _stacked([e.probabilities for e in entries], counts, width)
+            proba = np.asarray(proba, dtype=np.float64)
+        else:
+            proba = np.concatenate([
+                np.full((e.n, width), np.nan) if e.probabilities is None
+                else np.asarray(e.probabilities, dtype=np.float64).reshape(e.n, width)
+                for e in entries])
         for j, cls in enumerate(schema.classes):
             columns[f"proba.{cls}"] = pa.array(proba[:, j], from_pandas=True)  # NaN: null
     return pa.Table.from_arrays([columns[f.name] for f in schema.arrow], schema=schema.arrow)
@@ -374,9 +402,14 @@ class PredictionLog:
             self._queue.clear()
         if not entries:
             return
-        groups: dict[LogSchema, list[_Entry]] = {}
+        # by identity first (hashing a schema costs a walk over its columns), then equal
+        # schemas together
+        by_id: dict[int, list[_Entry]] = {}
         for e in entries:
-            groups.setdefault(e.schema, []).append(e)
+            by_id.setdefault(id(e.schema), []).append(e)
+        groups: dict[LogSchema, list[_Entry]] = {}
+        for group in by_id.values():
+            groups.setdefault(group[0].schema, []).extend(group)
         done = 0
         for schema, group in groups.items():
             rows = sum(e.n for e in group)
