@@ -8,17 +8,19 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound
-from ..store import LoopEvent
 from ._audit import Audit
 from ._lease import LoopLease
 from ._policy import Policy, load_policies
-from ._retrain import RemoteTrainer
-from ._state import ModelLoop
-from ._triggers import Trigger
-from ._workspace import Workspace
+
+if TYPE_CHECKING:  # the acting parts import training (scikit-learn) when a cycle runs, so
+    # that reading the loop's status or history stays light
+    from ..store import LoopEvent
+    from ._retrain import RemoteTrainer
+    from ._state import ModelLoop
+    from ._workspace import Workspace
 
 __all__ = ["Loop", "LoopStatus"]
 
@@ -84,6 +86,8 @@ class Loop:
         self.policies[policy.model] = policy
 
     def _model_loop(self, model: str) -> ModelLoop:
+        from ._state import ModelLoop
+
         policy = self.policies.get(model)
         if policy is None:
             raise NotFound(f"no loop policy for model {model!r}; add [loop.{model}] to "
@@ -128,6 +132,8 @@ class Loop:
 
     def trigger(self, model: str, reason: str = "started by hand") -> bool:
         """Start a retraining cycle now (a ``manual`` trigger); ``False`` if one runs."""
+        from ._triggers import Trigger
+
         return self._model_loop(model).start_cycle(Trigger("manual", reason))
 
     def run_forever(self, interval_s: float = 5.0, *, stop: threading.Event | None = None,
