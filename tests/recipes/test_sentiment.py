@@ -52,6 +52,9 @@ def test_the_embedding_model_when_installed(tmp_path: Path) -> None:
         step = Lineage.of(version).spec["estimator"][0]
         assert step["class"].endswith("SentenceEmbedding")
         assert step["params"]["backend"] == "onnx"
+        # what is read of a review: 128 word pieces, its head and tail (the docs say so)
+        assert (step["params"]["max_seq_length"], step["params"]["truncation"]) == (
+            128, "head_tail")
         predictor = yard.models.load("sentiment@challenger")
         proba = predictor.predict_proba(pd.DataFrame({"text": [
             "Wonderful, moving, superb acting; I loved it.",

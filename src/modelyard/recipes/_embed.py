@@ -23,6 +23,13 @@ Both ONNX encoders bucket by length: the texts are sorted by their number of wor
 cut into batches of similar length (so that little of a batch is padding; a batch holds at
 most ``batch_size`` texts and about ``batch_size * 128`` word pieces, so short texts go in
 larger batches), and the embeddings are put back in the input order.
+
+What is read of a text longer than ``max_seq_length`` word pieces: with
+``truncation="head"`` its first ``max_seq_length - 2`` word pieces (sentence-transformers'
+rule; the other two places hold ``[CLS]`` and ``[SEP]``); with ``truncation="head_tail"``
+(``onnx`` backend) its first quarter of them and its last three quarters, the middle cut out
+(Sun et al. 2019's head+tail: on long reviews the verdict is often at the end). A shorter
+text is read whole either way.
 """
 
 from __future__ import annotations
@@ -39,10 +46,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..errors import InvalidInput
 
-__all__ = ["BACKENDS", "PRECISIONS", "SentenceEmbedding", "onnx_graph_path"]
+__all__ = ["BACKENDS", "PRECISIONS", "TRUNCATIONS", "SentenceEmbedding", "onnx_graph_path"]
 
 BACKENDS = ("torch", "onnx")
 PRECISIONS = ("float32", "int8")
+TRUNCATIONS = ("head", "head_tail")
 #: word pieces per batch, per row of ``batch_size``: the bucketing's token budget
 _TOKENS_PER_ROW = 128
 DIMENSIONS = 384
@@ -76,12 +84,16 @@ class SentenceEmbedding(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     Args:
         column: the text column of the input frame.
         batch_size: rows per encoder batch.
-        max_seq_length: word pieces read per text; the rest is cut. 256 is the model's own
-            setting (it was trained on 128); IMDB reviews have a median of about 230.
+        max_seq_length: word pieces read per text, ``[CLS]`` and ``[SEP]`` included; the
+            rest is cut. 256 is the model's own setting (it was trained on 128); IMDB
+            reviews have a median of about 230.
         backend: ``torch`` (sentence-transformers) or ``onnx`` (ONNX Runtime; see the
             module's docstring).
         precision: ``float32``, or ``int8`` (the dynamically quantised graph; ``onnx``
             backend only): faster, with embeddings a little off the float ones.
+        truncation: which word pieces of a longer text are read: ``head`` (the first
+            ones), or ``head_tail`` (``onnx`` backend only: the first quarter and the last
+            three quarters of ``max_seq_length``, the middle cut out).
 
     Example:
         >>> emb = SentenceEmbedding(column="text").fit(frame)  # doctest: +SKIP
@@ -91,19 +103,20 @@ class SentenceEmbedding(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def __init__(self, *, column: str = "text", batch_size: int = 64,
                  max_seq_length: int = 256, backend: str = "torch",
-                 precision: str = "float32") -> None:
+                 precision: str = "float32", truncation: str = "head") -> None:
         self.column = column
         self.batch_size = batch_size
         self.max_seq_length = max_seq_length
         self.backend = backend
         self.precision = precision
+        self.truncation = truncation
 
     def fit(self, X: Any, y: Any = None) -> SentenceEmbedding:
         """Nothing to learn; checks the parameters and that the column is there.
 
         Raises:
-            InvalidInput: an unknown backend or precision (or int8 on torch), a bad length
-                or batch size, a missing column.
+            InvalidInput: an unknown backend, precision or truncation (or int8 or
+                head_tail on torch), a bad length or batch size, a missing column.
         """
         self._check_params()
         self._texts(X)
@@ -121,12 +134,13 @@ class SentenceEmbedding(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         digest = hashlib.blake2b(digest_size=16)
         for text in texts:
             digest.update(text.encode("utf-8", "surrogatepass") + b"\x00")
-        key = (self.backend, self._precision(), self.max_seq_length, digest.hexdigest())
+        key = (self.backend, self._precision(), self._truncation(), self.max_seq_length,
+               digest.hexdigest())
         last_key, last_out = _LAST[0]
         if last_key == key:
             return last_out.copy()
-        out = _encoder(self.backend, self.max_seq_length, self._precision()).encode(
-            texts, self.batch_size)
+        out = _encoder(self.backend, self.max_seq_length, self._precision(),
+                       self._truncation()).encode(texts, self.batch_size)
         _LAST[0] = (key, out)
         return out.copy()
 
@@ -138,6 +152,10 @@ class SentenceEmbedding(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         # a model stored before the parameter existed has no attribute: float, as it was
         return str(getattr(self, "precision", "float32"))
 
+    def _truncation(self) -> str:
+        # a model stored before the parameter existed read the head, as it was
+        return str(getattr(self, "truncation", "head"))
+
     def _check_params(self) -> None:
         if self.backend not in BACKENDS:
             raise InvalidInput(f"SentenceEmbedding backend {self.backend!r} is unknown; "
@@ -148,6 +166,12 @@ class SentenceEmbedding(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         if self._precision() == "int8" and self.backend != "onnx":
             raise InvalidInput("SentenceEmbedding precision 'int8' runs the quantised ONNX "
                                "graph: set backend='onnx' (or precision='float32')")
+        if self._truncation() not in TRUNCATIONS:
+            raise InvalidInput(f"SentenceEmbedding truncation {self._truncation()!r} is "
+                               f"unknown; choose from {', '.join(TRUNCATIONS)}")
+        if self._truncation() == "head_tail" and self.backend != "onnx":
+            raise InvalidInput("SentenceEmbedding truncation 'head_tail' runs on the ONNX "
+                               "backend: set backend='onnx' (or truncation='head')")
         if not 1 <= int(self.max_seq_length) <= 512:
             raise InvalidInput(f"SentenceEmbedding max_seq_length {self.max_seq_length} is "
                                "out of range; the model reads 1 to 512 word pieces")
@@ -168,7 +192,7 @@ class SentenceEmbedding(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
 # The last texts' key and embeddings, swapped as one tuple so that a reader on another
 # thread never pairs one call's key with another's embeddings.
-_LAST: list[tuple[tuple[str, str, int, str] | None, _Array]] = [
+_LAST: list[tuple[tuple[str, str, str, int, str] | None, _Array]] = [
     (None, np.empty((0, DIMENSIONS)))]
 
 
@@ -199,7 +223,8 @@ class _TorchEncoder(_Encoder):
 
 
 class _OnnxEncoder(_Encoder):
-    def __init__(self, max_seq_length: int, precision: str = "float32") -> None:
+    def __init__(self, max_seq_length: int, precision: str = "float32",
+                 truncation: str = "head") -> None:
         try:
             import onnxruntime as ort
             from tokenizers import Tokenizer  # type: ignore[import-not-found]
@@ -209,8 +234,12 @@ class _OnnxEncoder(_Encoder):
         model = _model_path()
         self.tokenizer = Tokenizer.from_file(str(Path(model) / "tokenizer.json"))
         # The shipped tokenizer.json pads and cuts every text to 128; read what we were asked
-        # to, and pad each batch only to its longest text.
-        self.tokenizer.enable_truncation(max_seq_length)
+        # to, and pad each batch only to its longest text. head_tail cuts after tokenising.
+        self.max_seq_length, self.truncation = max_seq_length, truncation
+        if truncation == "head":
+            self.tokenizer.enable_truncation(max_seq_length)
+        else:
+            self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
         options = ort.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1
@@ -221,8 +250,10 @@ class _OnnxEncoder(_Encoder):
                                             providers=["CPUExecutionProvider"])
 
     def encode(self, texts: list[str], batch_size: int, *, bucket: bool = True) -> _Array:
-        encodings = self.tokenizer.encode_batch(texts)
-        lengths = np.asarray([len(e.ids) for e in encodings], dtype=np.int64)
+        pieces = [e.ids for e in self.tokenizer.encode_batch(texts)]
+        if self.truncation == "head_tail":
+            pieces = [_head_tail(ids, self.max_seq_length) for ids in pieces]
+        lengths = np.asarray([len(ids) for ids in pieces], dtype=np.int64)
         out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
         for rows in _buckets(lengths, batch_size, bucket=bucket):
             width = int(lengths[rows].max())
@@ -230,12 +261,22 @@ class _OnnxEncoder(_Encoder):
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for r, i in enumerate(rows):
                 n = lengths[i]
-                ids[r, :n] = encodings[i].ids
+                ids[r, :n] = pieces[i]
                 mask[r, :n] = 1
             hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
                                              "token_type_ids": np.zeros_like(ids)})[0]
             out[rows] = _mean_pool_normalise(hidden, mask)  # back in the input order
         return out
+
+
+def _head_tail(ids: list[int], length: int) -> list[int]:
+    """``ids`` (``[CLS]`` ... ``[SEP]``) cut to ``length``: ``[CLS]``, the first quarter of
+    the word pieces that fit, the last three quarters, ``[SEP]``."""
+    if len(ids) <= length or length < 3:
+        return ids[:length]
+    keep = length - 2
+    head = keep // 4
+    return [*ids[:1 + head], *ids[len(ids) - 1 - (keep - head):]]
 
 
 def _buckets(lengths: _Array, batch_size: int, *, bucket: bool = True) -> list[_Array]:
@@ -385,17 +426,19 @@ def _fuse(graph: Path, model: Path) -> None:
     fused.save_model_to_file(str(graph))
 
 
-_ENCODERS: dict[tuple[str, int, str], _Encoder] = {}
+_ENCODERS: dict[tuple[str, int, str, str], _Encoder] = {}
 _LOCK = threading.RLock()  # onnx_graph_path takes it inside _encoder
 
 
-def _encoder(backend: str, max_seq_length: int, precision: str = "float32") -> _Encoder:
-    key = (backend, max_seq_length, precision)
+def _encoder(backend: str, max_seq_length: int, precision: str = "float32",
+             truncation: str = "head") -> _Encoder:
+    key = (backend, max_seq_length, precision, truncation)
     encoder = _ENCODERS.get(key)
     if encoder is None:
         with _LOCK:
             encoder = _ENCODERS.get(key)
             if encoder is None:
                 encoder = _ENCODERS[key] = (_TorchEncoder(max_seq_length) if backend == "torch"
-                                            else _OnnxEncoder(max_seq_length, precision))
+                                            else _OnnxEncoder(max_seq_length, precision,
+                                                              truncation))
     return encoder
