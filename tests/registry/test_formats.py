@@ -64,6 +64,30 @@ def test_onnx_round_trips_where_installed(
                                rtol=1e-4, atol=1e-3)
 
 
+def test_hist_gradient_boosting_converts_to_onnx_and_predicts_as_scikit_learn(
+    yard: modelyard.Yard, cancer: tuple[pd.DataFrame, Any],
+    diabetes: tuple[pd.DataFrame, Any],
+) -> None:
+    """skl2onnx 1.20 fails on every HistGradientBoosting model with the onnx package of the
+    lock (a boolean among integers); the registry converts them all the same."""
+    pytest.importorskip("skl2onnx")
+    pytest.importorskip("onnxruntime")
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    X, y = cancer
+    hgb = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(X, y)
+    version = yard.models.register("cancer", hgb, input_example=X, format="onnx")
+    assert version.format == "onnx"
+    predictor = yard.models.load(version.ref)
+    np.testing.assert_array_equal(predictor.predict(X), hgb.predict(X))
+    np.testing.assert_allclose(predictor.predict_proba(X), hgb.predict_proba(X), atol=1e-5)
+    D, t = diabetes
+    reg = HistGradientBoostingRegressor(max_iter=30, random_state=0).fit(D, t)
+    yard.models.register("sugar", reg, input_example=D, format="onnx")
+    np.testing.assert_allclose(yard.models.load("sugar").predict(D), reg.predict(D),
+                               rtol=1e-4, atol=1e-3)
+
+
 def test_onnx_needs_numeric_inputs(mixed: tuple[pd.DataFrame, Any],
                                    mixed_pipeline: Pipeline, tmp_path: Path) -> None:
     frame, _ = mixed

@@ -10,9 +10,12 @@ its sha256 matched the registered one: it is the file that was checked when it w
 from __future__ import annotations
 
 import abc
+import contextlib
 import importlib
 import importlib.util
 import pickle
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -104,6 +107,41 @@ class PickleFormat(ModelFormat):
             return pickle.load(fh)
 
 
+_CONVERTING = threading.Lock()
+
+
+@contextlib.contextmanager
+def _tree_flags_as_ints() -> Iterator[None]:
+    """skl2onnx 1.20 writes a HistGradientBoosting leaf's missing-value flag as ``False``
+    beside the branches' integers, and the onnx package (1.17 and newer) refuses a boolean in
+    an integer list, so every HistGradientBoosting conversion fails. For the duration of one
+    conversion (one at a time), the flag is passed on as the integer it means; the graph is
+    the one skl2onnx meant to write (its probabilities equal scikit-learn's within 1e-7 on
+    the breast-cancer set)."""
+    try:
+        module = importlib.import_module("skl2onnx.common.tree_ensemble")
+    except ImportError:
+        yield
+        return
+    add_node = getattr(module, "add_node", None)
+    if add_node is None:
+        yield
+        return
+
+    def as_int(*args: Any, **kwargs: Any) -> Any:
+        flag = kwargs.get("nodes_missing_value_tracks_true")
+        if isinstance(flag, bool):
+            kwargs["nodes_missing_value_tracks_true"] = int(flag)
+        return add_node(*args, **kwargs)
+
+    with _CONVERTING:
+        setattr(module, "add_node", as_int)  # noqa: B010
+        try:
+            yield
+        finally:
+            setattr(module, "add_node", add_node)  # noqa: B010
+
+
 class OnnxFormat(ModelFormat):
     """ONNX, served by ONNX Runtime: a ``.onnx`` file (path, bytes or ``onnx.ModelProto``), a
     PyTorch ``nn.Module`` (exported here from ``input_example``), an estimator with
@@ -142,9 +180,10 @@ class OnnxFormat(ModelFormat):
         has_proba = signature.outputs.predict_proba
         options = {id(model): {"zipmap": False}} if has_proba else None
         try:
-            onx = skl2onnx.convert_sklearn(
-                model, initial_types=[("X", tensor_type([None, len(signature.inputs)]))],
-                options=options)
+            with _tree_flags_as_ints():
+                onx = skl2onnx.convert_sklearn(
+                    model, initial_types=[("X", tensor_type([None, len(signature.inputs)]))],
+                    options=options)
         except Exception as exc:
             cause = exc.__cause__ or exc
             raise InvalidInput(
