@@ -66,6 +66,42 @@ def test_it_waits_for_requests_known_to_be_coming() -> None:
     assert sizes == [2]
 
 
+def test_batches_grow_to_the_callers_who_keep_coming_back() -> None:
+    """16 callers, each sending its next request a little after its answer (as keep-alive
+    clients under load do): the batcher waits for them rather than predicting the few
+    already queued, so batches hold most of the 16, and a lone caller later never waits
+    longer than max_wait_ms."""
+    sizes: list[int] = []
+
+    def predict(items: list[int]) -> list[int]:
+        time.sleep(0.003)  # a model whose call costs the same for 1 or 16 rows
+        return items
+
+    async def caller(batcher: MicroBatcher[int, int], me: int) -> None:
+        for i in range(25):
+            assert await batcher.submit(me * 100 + i) == me * 100 + i
+            await asyncio.sleep(0.0002 + 0.0001 * (me % 8))  # back at staggered times
+
+    async def main() -> float:
+        batcher: MicroBatcher[int, int] = MicroBatcher(
+            predict, max_batch_size=64, max_wait_ms=20,
+            on_batch=lambda rows, _s: sizes.append(rows))
+        await asyncio.gather(*(caller(batcher, me) for me in range(16)))
+        started = time.perf_counter()
+        for i in range(40):  # alone now: the wait decays away
+            await batcher.submit(i)
+        alone = time.perf_counter() - started
+        await batcher.close()
+        return alone
+
+    alone = run(main())
+    busy = sizes[:-40]
+    assert sum(busy) == 16 * 25
+    assert sum(busy) / len(busy) >= 12, busy  # at most 4 requests short of 16 on average
+    assert alone < 40 * 0.003 + 0.2, alone  # a few lone waits of max_wait_ms (20 ms) at most
+    assert sizes[-40:] == [1] * 40
+
+
 def test_rows_count_toward_the_batch_size() -> None:
     sizes: list[int] = []
 
