@@ -41,21 +41,22 @@ def test_rows_columns_and_types(tmp_path: Path) -> None:
 
 def test_a_server_s_one_row_requests_keep_their_rows_in_order(tmp_path: Path) -> None:
     """The writer stacks a server's arrays as they come (one row each, then a request of
-    two rows); every row keeps its request, position, inputs and probabilities."""
+    two rows) and writes them 256 requests at a time; every row keeps its request,
+    position, inputs and probabilities."""
     log = PredictionLog(tmp_path, flush_interval_s=60)  # one write: close() drains it all
-    for i in range(50):
+    for i in range(300):
         log.append(SCHEMA, f"q{i}", np.array([[float(i), float(2 * i), np.nan]]),
                    np.array([i % 2]), np.array([[1 - i / 100, i / 100]]))
     log.append(SCHEMA, "pair", np.array([[7.0, 8.0, np.nan], [9.0, 10.0, np.nan]]),
                np.array([1, 0]), np.array([[0.3, 0.7], [0.6, 0.4]]), alias="canary")
     log.close()
     rows = read_prediction_log(tmp_path, "fraud").to_pylist()
-    assert [r["request_id"] for r in rows] == [f"q{i}" for i in range(50)] + ["pair", "pair"]
-    assert [r["row"] for r in rows] == [0] * 50 + [0, 1]
-    assert [r["input.amount"] for r in rows] == [float(i) for i in range(50)] + [7.0, 9.0]
-    assert [r["input.count"] for r in rows] == [2 * i for i in range(50)] + [8, 10]
-    assert [r["prediction"] for r in rows] == [i % 2 for i in range(50)] + [1, 0]
-    assert [r["proba.1"] for r in rows] == [i / 100 for i in range(50)] + [0.7, 0.4]
+    assert [r["request_id"] for r in rows] == [f"q{i}" for i in range(300)] + ["pair", "pair"]
+    assert [r["row"] for r in rows] == [0] * 300 + [0, 1]
+    assert [r["input.amount"] for r in rows] == [float(i) for i in range(300)] + [7.0, 9.0]
+    assert [r["input.count"] for r in rows] == [2 * i for i in range(300)] + [8, 10]
+    assert [r["prediction"] for r in rows] == [i % 2 for i in range(300)] + [1, 0]
+    assert [r["proba.1"] for r in rows] == [i / 100 for i in range(300)] + [0.7, 0.4]
     assert [r["alias"] for r in rows[-3:]] == [None, "canary", "canary"]
 
 
