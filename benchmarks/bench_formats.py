@@ -6,9 +6,11 @@ CNN on 8x8 digits where torch is installed (fitted with torch, stored by skops w
 forward pass, and as ONNX). Each is registered twice in a throw-away project and served
 by one ``modelyard serve`` process on 127.0.0.1. For each repetition: ``--requests`` one-row
 ``predict_proba`` calls in process, then as many sequential one-record POSTs; the figure of a
-repetition is its median; the report gives median/min/max over ``--repeat`` repetitions::
+repetition is its median; the report gives median/min/max over ``--repeat`` repetitions,
+and with ``--doc`` writes its section of that Markdown file from the run's own data::
 
-    python benchmarks/bench_formats.py --repeat 3 --requests 300 --out formats.json
+    python benchmarks/bench_formats.py --repeat 3 --requests 300 --out formats.json \
+        --doc docs/benchmarks/formats.md
 """
 
 from __future__ import annotations
@@ -30,8 +32,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from _report import fmt, machine, replace_section, spread, summary
+
 import modelyard
 from _serving import Server, cancer_frame
+
+SECTION = "## One-row latency: skops against ONNX"
+_NAMES = {"logreg": "logistic regression (scaled)", "hgb": "HistGradientBoosting, 100 trees",
+          "cnn": "the images recipe's CNN (8x8 digits)"}
 
 
 def _models() -> list[tuple[str, Any, Any]]:
@@ -64,8 +72,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--doc", type=Path, default=None,
+                        help="write the report's section into this Markdown file")
     args = parser.parse_args()
     results: dict[str, Any] = {
+        "started": machine(),
         "date": datetime.date.today().isoformat(), "machine": platform.platform(),
         "python": platform.python_version(), "processor": platform.processor(),
         "repeat": args.repeat, "requests": args.requests, "models": {}}
@@ -105,12 +116,52 @@ def main() -> None:
                         assert answer.status_code == 200, answer.text
                     http.append(statistics.median(times))
                 results["models"].setdefault(name, {})[fmt] = {
-                    "in_process": _summary(local), "http": _summary(http)}
+                    "in_process": _summary(local), "http": _summary(http),
+                    "in_process_runs": local, "http_runs": http}
                 print(name, fmt, "in-process", _summary(local), "http", _summary(http))
+    results["ended"] = machine()
     text = json.dumps(results, indent=2)
     if args.out:
         args.out.write_text(text)
     print(text)
+    if args.doc:
+        replace_section(args.doc, SECTION, report(results))
+
+
+def report(results: dict[str, Any]) -> str:
+    """The section: one row per model and format, every figure from ``results``."""
+    start, end = results["started"], results["ended"]
+    lines = [SECTION, "",
+             f"`python benchmarks/bench_formats.py --repeat {results['repeat']} --requests "
+             f"{results['requests']}` on {start['date']}, {start['cpus']} CPUs "
+             f"({start['platform']}, Python {start['python']}); machine load at the start: "
+             f"`{start['uptime']}`, at the end: `{end['uptime']}`.", "",
+             "Each model is registered in both formats in one project and served by one "
+             "`modelyard serve` process on 127.0.0.1. A run times "
+             f"{results['requests']} one-row `predict_proba` calls in process, then as many "
+             "sequential one-record POSTs; its figure is the median call, and the table "
+             f"gives the median (min-max) over {results['repeat']} runs, in ms.", "",
+             "| model | format | in process | over HTTP |", "| --- | --- | ---: | ---: |"]
+    ratios = []
+    for name, formats in results["models"].items():
+        for kind, got in formats.items():
+            label = _NAMES.get(name, name)
+            if "error" in got:
+                lines.append(f"| {label} | {kind} | failed: {got['error'][:160]} | |")
+                continue
+            local = summary(got.get("in_process_runs") or [got["in_process"]["median_ms"]])
+            http = summary(got.get("http_runs") or [got["http"]["median_ms"]])
+            lines.append(f"| {label} | {kind} | {spread(local)} | {spread(http)} |")
+        if all("error" not in formats.get(k, {"error": ""}) for k in ("skops", "onnx")):
+            skops, onnx = formats["skops"], formats["onnx"]
+            ratios.append(
+                f"{_NAMES.get(name, name)}: ONNX answers in "
+                f"{fmt(onnx['in_process']['median_ms'] / skops['in_process']['median_ms'])}x "
+                f"skops's time in process and "
+                f"{fmt(onnx['http']['median_ms'] / skops['http']['median_ms'])}x over HTTP")
+    if ratios:
+        lines += ["", "Medians compared: " + "; ".join(ratios) + "."]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
