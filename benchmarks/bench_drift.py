@@ -218,7 +218,7 @@ def report(paths: list[str], markdown: str | None) -> str:
              f"- machine: {first['machine']}; load at the start "
              f"`{first.get('uptime', 'not recorded')}`, at the end "
              f"`{last.get('uptime_after', last.get('uptime', 'not recorded'))}` (`uptime`; "
-             "other work shared the cores)",
+             "its 1, 5 and 15 minute load averages; anything else running shared the cores)",
              f"- Python {first['python']}; Evidently {evidently_version}; "
              + ", ".join(f"{k} {v}" for k, v in versions.items()),
              f"- data: reference and current frames of N rows x {N_FEATURES} float64 features "

@@ -276,7 +276,8 @@ def report(paths: list[Path], markdown: Path | None) -> str:
 - date: {m["date"]} (modelyard), {theirs["machine"]["date"]} (MLflow), one invocation of \
 `bash benchmarks/run.sh tracking`
 - machine: {m["cpus"]} of {m["cpu_count"]} cores usable, {_cpu()}, {m["platform"]}; load \
-(`uptime`, other work shared the cores): modelyard `{load(ours, "machine")}` to \
+(`uptime`: its 1, 5 and 15 minute load averages; anything else running shared the \
+cores): modelyard `{load(ours, "machine")}` to \
 `{load(ours, "machine_after")}`, MLflow `{load(theirs, "machine")}` to \
 `{load(theirs, "machine_after")}`
 - Python {ours["python"]}; modelyard {ours["version"]}; MLflow {theirs["version"]} \
