@@ -54,6 +54,36 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until_answers(proc: subprocess.Popen[bytes], url: str, timeout: float,
+                       what: str) -> None:
+    """Poll ``url`` until it answers 200; fail with the process's stderr if it exits first,
+    or after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            stream = proc.stderr
+            said = stream.read().decode() if stream is not None and not stream.closed else ""
+            raise AssertionError(f"{what} exited {proc.returncode}: {said}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{what} did not answer {url} in {timeout} s")
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
+    """SIGTERM the process we started (by its pid), SIGKILL it after ``timeout``; its code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
 class Server:
     """A ``modelyard serve`` child process on 127.0.0.1 (a free port); use it as a context
     manager, which waits until ``/ready`` and stops the process (by its pid) at the end.
@@ -81,26 +111,10 @@ class Server:
             env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def wait_ready(self, timeout: float = 40.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited {self.proc.returncode}: {self.stderr()}")
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("server not ready in time")
+        wait_until_answers(self.proc, f"{self.url}/ready", timeout, "modelyard serve")
 
     def terminate(self, timeout: float = 30.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        return stop_process(self.proc, timeout)
 
     def stderr(self) -> str:
         stream = self.proc.stderr
@@ -132,24 +146,10 @@ def dashboard(project: Path, *args: str, timeout: float = 60.0) -> Iterator[str]
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert ui.poll() is None, ui.stderr.read().decode() if ui.stderr else ""
-            try:
-                if httpx.get(f"{url}/login", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"modelyard ui did not start in {timeout} s"
-            time.sleep(0.1)
+        wait_until_answers(ui, f"{url}/login", timeout, "modelyard ui")
         yield url
     finally:
-        ui.terminate()
-        try:
-            ui.wait(10)
-        except subprocess.TimeoutExpired:
-            ui.kill()
-            ui.wait()
+        stop_process(ui, 10)
         if ui.stderr is not None:
             ui.stderr.close()
 
