@@ -114,7 +114,6 @@ class _RandomIds:
             self._next = at + 32
             return self._hex[at:at + 32]
 
-
     def forget(self) -> None:
         """Drop the unread ids (in a forked child: the parent would hand out the same)."""
         self._hex, self._next, self._lock = "", 0, threading.Lock()
