@@ -111,3 +111,20 @@ def test_unwritable_values_become_null_not_a_dead_writer(tmp_path: Path) -> None
     table = read_prediction_log(tmp_path, "fraud")
     assert table.num_rows == 1 and table.column("prediction")[0].as_py() is None
 
+
+
+def test_a_busy_server_s_rows_are_written_without_waiting_for_the_interval(
+        tmp_path: Path) -> None:
+    """256 waiting requests wake the writer at once: a busy server's rows are written in
+    small steps, not all together once per flush interval."""
+    log = PredictionLog(tmp_path, flush_interval_s=60)
+    log.append(SCHEMA, "first", np.array([[1.0, 2.0, np.nan]]), np.array([0]), None)
+    for i in range(255):
+        log.append(SCHEMA, f"r{i}", np.array([[1.0, 2.0, np.nan]]), np.array([0]), None)
+    deadline = time.monotonic() + 10
+    while log.written_rows < 256:
+        assert time.monotonic() < deadline, "the writer waited for its 60 s interval"
+        time.sleep(0.01)
+    assert log.queued_rows == 0
+    log.close()
+    assert read_prediction_log(tmp_path, "fraud").num_rows == 256

@@ -1,13 +1,15 @@
 """The prediction log's writer: every served prediction, appended off the request path.
 
 Request handlers queue rows; one background thread writes them every
-``flush_interval_s`` to the model's open part, an Arrow IPC stream written straight to the
-operating system (files and recovery: :mod:`._logfiles`; columns: :mod:`._logschema`). A
-part is sealed into a closed Parquet file past ``rotate_bytes``, past ``rotate_s`` of age,
-when a model version with other columns starts writing, or on :meth:`PredictionLog.close`.
-A crash (even SIGKILL) loses only the rows not flushed yet, at most the last
-``flush_interval_s`` of answers: what a dead writer streamed is sealed by the next writer
-to start on the same folder, by any reader, or by ``modelyard doctor``.
+``flush_interval_s``, or as soon as 256 requests wait (so a busy server's rows go in small
+steps, never in one long one that holds up its event loop), to the model's open part, an
+Arrow IPC stream handed to the operating system after each write (files and recovery:
+:mod:`._logfiles`; columns: :mod:`._logschema`). A part is sealed into a closed Parquet
+file past ``rotate_bytes``, past ``rotate_s`` of age, when a model version with other
+columns starts writing, or on :meth:`PredictionLog.close`. A crash (even SIGKILL) loses
+only the rows not flushed yet, at most the last ``flush_interval_s`` of answers: what a
+dead writer streamed is sealed by the next writer to start on the same folder, by any
+reader, or by ``modelyard doctor``.
 
 The root may be an object-store URL (``s3://bucket/predictions``): open parts then stay in
 a local spool folder and each closed part is uploaded whole, in one PUT, to a key of its
@@ -290,8 +292,11 @@ class PredictionLog:
                 return False
             self._queue.append(entry)
             self._queued_rows += n
+            full = len(self._queue) % _ENTRIES_PER_WRITE == 0
         if self._thread is None:
             self.start()
+        elif full:  # write now: a busy server's rows go in small steps, not one long one
+            self._wake.set()
         return True
 
     def answered(self, model: str, request_ids: Iterable[str], *,
