@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 from _flaky import FlakyClassifier
 from sklearn.linear_model import LogisticRegression
@@ -61,6 +62,23 @@ class Env:
             assert time.monotonic() - ended < 5, "the server still routes"
             time.sleep(0.02)
         return time.monotonic() - ended
+
+    def logged(self, request_ids: list[str], settle_s: float = 0.0) -> pd.DataFrame:
+        """The logged rows of ``request_ids``, once every one of them is logged and
+        ``settle_s`` more seconds have passed (time for rows that must not come)."""
+        log = self.project / ".modelyard" / "predictions"
+        deadline = time.monotonic() + 10
+        while True:
+            table = read_prediction_log(log, "cancer").to_pandas()
+            rows = table[table["request_id"].isin(request_ids)]
+            if set(rows["request_id"]) == set(request_ids):
+                break
+            assert time.monotonic() < deadline, f"{rows['request_id'].nunique()} logged"
+            time.sleep(0.1)
+        if settle_s:
+            time.sleep(settle_s)
+            table = read_prediction_log(log, "cancer").to_pandas()
+        return table[table["request_id"].isin(request_ids)]
 
     def predict(self, rows: list[dict[str, Any]], ref: str = "cancer",
                 request_id: str | None = None) -> dict[str, Any]:
@@ -151,11 +169,18 @@ def test_a_failing_challenger_falls_back_to_the_champion(env: Env) -> None:
         radius = [r["mean_radius"] for r in env.records]
         failing = sum(r > 15.0 for r in radius[:40])
         assert 0 < failing < 40
-        versions = [env.predict(env.records[i:i + 1])["version"] for i in range(40)]
+        ids = [f"flaky-{i}" for i in range(40)]
+        versions = [env.predict(env.records[i:i + 1], request_id=ids[i])["version"]
+                    for i in range(40)]
         assert versions.count(1) == failing and versions.count(3) == 40 - failing
         challenger = env.stats()["versions"]["3"]
         assert challenger["errors"] == challenger["fallbacks"] == failing
         assert challenger["requests"] == 40
+        # each request is logged once, as the version that answered it
+        rows = env.logged(ids)
+        assert len(rows) == 40 and rows["request_id"].is_unique
+        assert dict(zip(rows["request_id"], rows["version"], strict=True)) == dict(
+            zip(ids, versions, strict=True))
     finally:
         env.end(rollout)
 
@@ -164,8 +189,14 @@ def test_a_slow_challenger_falls_back_within_the_budget(env: Env) -> None:
     rollout = env.start(4, "canary", 1.0)
     try:
         started = time.monotonic()
-        assert {env.predict(env.records[i:i + 1])["version"] for i in range(5)} == {1}
+        ids = [f"slow-{i}" for i in range(5)]
+        assert {env.predict(env.records[i:i + 1], request_id=ids[i])["version"]
+                for i in range(5)} == {1}
         assert time.monotonic() - started < 5 * 0.4  # never waited for the slow model
+        # the challenger still predicted them after the champion answered: only the
+        # champion's answers are logged (5 x 0.4 s: every late prediction is done by then)
+        rows = env.logged(ids, settle_s=5 * 0.4 + 0.5)
+        assert len(rows) == 5 and set(rows["version"]) == {1}
         challenger = env.stats()["versions"]["4"]
         assert challenger["fallbacks"] == challenger["errors"] == 5
         metrics = env.http.get("/metrics").text

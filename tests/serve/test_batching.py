@@ -152,3 +152,44 @@ def test_close_finishes_what_is_queued_and_runs_in_its_own_thread() -> None:
 
     run(main())
     assert threads and all(t.startswith("modelyard-t") for t in threads)
+
+
+def test_the_batch_hook_sees_the_tagged_requests_that_got_their_answer() -> None:
+    """``on_done`` (the prediction log's entry per batch) gets each tagged request that was
+    answered, in order, before its caller resumes; not an untagged one, not one that failed
+    and not one whose caller gave up while the batch was predicted."""
+    done: list[list[tuple[object, int, int]]] = []
+    resumed_before_hook: list[bool] = []
+    predicting = threading.Event()
+    answered: list[int] = []
+
+    def predict(items: list[int]) -> list[int]:
+        predicting.set()
+        time.sleep(0.05)
+        if 13 in items:
+            raise ValueError("13 upsets the model")
+        return [x * 10 for x in items]
+
+    def hook(batch: list[tuple[object, int, int]]) -> None:
+        resumed_before_hook.append(bool(answered))
+        done.append(batch)
+
+    async def main() -> None:
+        batcher: MicroBatcher[int, int] = MicroBatcher(predict, max_wait_ms=50,
+                                                       expected=lambda: 0, on_done=hook)
+        keep = batcher.submit(1, tag="one")
+        untagged = batcher.submit(2)
+        fails = batcher.submit(13, tag="thirteen")
+        gives_up = batcher.submit(4, tag="four")
+        also = batcher.submit(5, tag="five")
+        await asyncio.to_thread(predicting.wait, 5)
+        gives_up.cancel()
+        answered.append(await keep)
+        assert await untagged == 20 and await also == 50
+        with pytest.raises(ValueError, match="13 upsets"):
+            await fails
+        await batcher.close()
+
+    run(main())
+    assert [entry for batch in done for entry in batch] == [("one", 1, 10), ("five", 5, 50)]
+    assert resumed_before_hook and not any(resumed_before_hook)

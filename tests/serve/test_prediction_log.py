@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from modelyard.monitor import LogSchema, PredictionLog, iter_prediction_log, read_prediction_log
 
@@ -41,7 +42,7 @@ def test_rows_columns_and_types(tmp_path: Path) -> None:
 
 def test_a_server_s_one_row_requests_keep_their_rows_in_order(tmp_path: Path) -> None:
     """The writer stacks a server's arrays as they come (one row each, then a request of
-    two rows) and writes them 256 requests at a time; every row keeps its request,
+    two rows) and writes them about 256 rows at a time; every row keeps its request,
     position, inputs and probabilities."""
     log = PredictionLog(tmp_path, flush_interval_s=60)  # one write: close() drains it all
     for i in range(300):
@@ -115,7 +116,7 @@ def test_unwritable_values_become_null_not_a_dead_writer(tmp_path: Path) -> None
 
 def test_a_busy_server_s_rows_are_written_without_waiting_for_the_interval(
         tmp_path: Path) -> None:
-    """256 waiting requests wake the writer at once: a busy server's rows are written in
+    """256 waiting rows wake the writer at once: a busy server's rows are written in
     small steps, not all together once per flush interval."""
     log = PredictionLog(tmp_path, flush_interval_s=60)
     log.append(SCHEMA, "first", np.array([[1.0, 2.0, np.nan]]), np.array([0]), None)
@@ -128,3 +129,43 @@ def test_a_busy_server_s_rows_are_written_without_waiting_for_the_interval(
     assert log.queued_rows == 0
     log.close()
     assert read_prediction_log(tmp_path, "fraud").num_rows == 256
+
+
+def test_a_batch_of_requests_is_logged_as_each_of_its_requests(tmp_path: Path) -> None:
+    """What a server queues per predicted batch reads back exactly as if each request had
+    been appended alone: its rows, positions, alias, latency and arrival time."""
+    log = PredictionLog(tmp_path)
+    log.append(SCHEMA, "alone", np.array([[0.5, 1.0, np.nan]]), np.array([0]),
+               np.array([[0.9, 0.1]]), alias="champion", latency_ms=2.0, ts=100.0)
+    assert log.append_batch(
+        SCHEMA, ["a", "b", "c"], [1, 2, 1],
+        np.array([[1.0, 1.0, np.nan], [2.0, 2.0, np.nan], [3.0, 3.0, np.nan],
+                  [4.0, 4.0, np.nan]]),
+        np.array([1, 0, 1, 0]), np.array([[0.2, 0.8], [0.7, 0.3], [0.4, 0.6], [0.5, 0.5]]),
+        aliases=["champion", None, "shadow"], latency_ms=[3.0, 4.0, 5.0],
+        ts=[101.0, 102.0, 103.0])
+    log.close()
+    rows = read_prediction_log(tmp_path, "fraud").to_pylist()
+    assert [(r["request_id"], r["row"]) for r in rows] == [
+        ("alone", 0), ("a", 0), ("b", 0), ("b", 1), ("c", 0)]
+    assert [r["input.amount"] for r in rows] == [0.5, 1.0, 2.0, 3.0, 4.0]
+    assert [r["prediction"] for r in rows] == [0, 1, 0, 1, 0]
+    assert [r["proba.1"] for r in rows] == [0.1, 0.8, 0.3, 0.6, 0.5]
+    assert [r["alias"] for r in rows] == ["champion", "champion", None, None, "shadow"]
+    assert [r["latency_ms"] for r in rows] == [2.0, 3.0, 4.0, 4.0, 5.0]
+    assert [r["ts"].timestamp() for r in rows] == [100.0, 101.0, 102.0, 102.0, 103.0]
+    assert log.answered("fraud", ["b", "c", "never"]) == {"b": 2, "c": 1}
+
+
+def test_a_batch_whose_lists_disagree_is_refused_and_nothing_is_queued(
+        tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path)
+    matrix = np.array([[1.0, 1.0, np.nan], [2.0, 2.0, np.nan]])
+    with pytest.raises(ValueError, match="2 request ids, 2 counts, 1 aliases"):
+        log.append_batch(SCHEMA, ["a", "b"], [1, 1], matrix, np.array([1, 0]),
+                         aliases=[None], latency_ms=[1.0, 1.0], ts=[1.0, 1.0])
+    with pytest.raises(ValueError, match="add up to 3 rows but 2 rows were given"):
+        log.append_batch(SCHEMA, ["a", "b"], [1, 2], matrix, np.array([1, 0]),
+                         aliases=[None, None], latency_ms=[1.0, 1.0], ts=[1.0, 1.0])
+    assert log.queued_rows == 0
+    log.close()

@@ -1,7 +1,7 @@
 """The prediction log's writer: every served prediction, appended off the request path.
 
 Request handlers queue rows; one background thread writes them every
-``flush_interval_s``, or as soon as 256 requests wait (so a busy server's rows go in small
+``flush_interval_s``, or as soon as 256 rows wait (so a busy server's rows go in small
 steps, never in one long one that holds up its event loop), to the model's open part, an
 Arrow IPC stream handed to the operating system after each write (files and recovery:
 :mod:`._logfiles`; columns: :mod:`._logschema`). A part is sealed into a closed Parquet
@@ -48,24 +48,29 @@ __all__ = ["PredictionLog"]
 
 _LOG = logging.getLogger("modelyard.monitor")
 _RETRY_S = 10.0  # how soon a part that could not be sealed is tried again
-# Requests per Arrow write: building one holds the interpreter (about 0.5 ms for 256
-# one-row requests of 30 features); the writer yields it between writes, so the server's
-# event loop is never held up for a whole flush interval's rows at once.
-_ENTRIES_PER_WRITE = 256
+# Rows per Arrow write (at least one entry's): building one holds the interpreter (about
+# 0.5 ms for 256 one-row requests of 30 features); the writer yields it between writes, and
+# is woken as soon as this many rows wait, so the server's event loop is never held up for
+# a whole flush interval's rows at once.
+_ROWS_PER_WRITE = 256
 
 
 @dataclass(slots=True)
 class _Entry:
+    """One or more requests' rows, queued together (a server queues each batch it
+    predicted as one entry); every per-request field has one value per request."""
+
     schema: LogSchema
-    request_id: str
-    ts_us: int
-    alias: str | None
-    latency_ms: float
+    request_ids: Sequence[str]
+    counts: Sequence[int]  # each request's rows
+    ts_us: Sequence[int]
+    aliases: Sequence[str | None]
+    latency_ms: Sequence[float]
     status: int
     inputs: Any  # a 2-D array in schema order, or a list of records
     predictions: Any
     probabilities: Any
-    n: int
+    n: int  # the rows of all the requests
 
 
 def _column(values: Any, dtype: pa.DataType) -> pa.Array:
@@ -115,25 +120,28 @@ def _stacked(parts: list[Any], counts: np.ndarray[Any, Any], width: int | None) 
 
 def _table(entries: Sequence[_Entry]) -> pa.Table:
     schema = entries[0].schema
-    counts = np.fromiter((e.n for e in entries), dtype=np.int64, count=len(entries))
+
+    def each(field: str) -> list[Any]:
+        return [v for e in entries for v in getattr(e, field)]
+
+    counts = np.array(each("counts"), dtype=np.int64)
     total = int(counts.sum())
     single = bool((counts == 1).all())  # one row per request: nothing to repeat
     rows = np.zeros(total, dtype=np.int32) if single else \
         np.concatenate([np.arange(n, dtype=np.int32) for n in counts.tolist()])
+    statuses = [e.status for e in entries for _ in e.counts]
     columns: dict[str, pa.Array] = {
-        "request_id": pa.array(_per_row([e.request_id for e in entries], counts,
-                                        object, single), type=pa.string()),
+        "request_id": pa.array(_per_row(each("request_ids"), counts, object, single),
+                               type=pa.string()),
         "row": pa.array(rows),
-        "ts": pa.array(_per_row([e.ts_us for e in entries], counts, np.int64, single),
+        "ts": pa.array(_per_row(each("ts_us"), counts, np.int64, single),
                        type=pa.int64()).cast(pa.timestamp("us", tz="UTC")),
         "model": pa.array([schema.model] * total, type=pa.string()),
         "version": pa.array(np.full(total, schema.version, dtype=np.int32)),
-        "alias": pa.array(_per_row([e.alias for e in entries], counts, object,
-                                   single), type=pa.string()),
-        "latency_ms": pa.array(_per_row([e.latency_ms for e in entries], counts,
-                                        np.float64, single)),
-        "status": pa.array(_per_row([e.status for e in entries], counts, np.int16,
-                                    single)),
+        "alias": pa.array(_per_row(each("aliases"), counts, object, single),
+                          type=pa.string()),
+        "latency_ms": pa.array(_per_row(each("latency_ms"), counts, np.float64, single)),
+        "status": pa.array(_per_row(statuses, counts, np.int16, single)),
     }
     names = [n for n, _ in schema.inputs]
     if all(isinstance(e.inputs, np.ndarray) for e in entries):
@@ -173,6 +181,20 @@ def _table(entries: Sequence[_Entry]) -> pa.Table:
         for j, cls in enumerate(schema.classes):
             columns[f"proba.{cls}"] = pa.array(proba[:, j], from_pandas=True)  # NaN: null
     return pa.Table.from_arrays([columns[f.name] for f in schema.arrow], schema=schema.arrow)
+
+
+def _chunks(entries: list[_Entry]) -> Iterable[list[_Entry]]:
+    """The entries in runs of about ``_ROWS_PER_WRITE`` rows (one entry at least)."""
+    chunk: list[_Entry] = []
+    rows = 0
+    for entry in entries:
+        chunk.append(entry)
+        rows += entry.n
+        if rows >= _ROWS_PER_WRITE:
+            yield chunk
+            chunk, rows = [], 0
+    if chunk:
+        yield chunk
 
 
 class PredictionLog:
@@ -283,16 +305,73 @@ class PredictionLog:
         """
         n = len(inputs)
         stamp = time.time() if ts is None else ts
-        entry = _Entry(schema, request_id, int(stamp * 1_000_000), alias, float(latency_ms),
-                       status, inputs, predictions, probabilities, n)
+        return self._queue_entry(_Entry(
+            schema, (request_id,), (n,), (int(stamp * 1_000_000),), (alias,),
+            (float(latency_ms),), status, inputs, predictions, probabilities, n))
+
+    def append_batch(
+        self,
+        schema: LogSchema,
+        request_ids: Sequence[str],
+        counts: Sequence[int],
+        inputs: Any,
+        predictions: Any,
+        probabilities: Any = None,
+        *,
+        aliases: Sequence[str | None],
+        latency_ms: Sequence[float],
+        ts: Sequence[float],
+        status: int = 200,
+    ) -> bool:
+        """Queue the rows of several requests answered together (one batch), their rows
+        stacked in request order; never blocks. Costs about what one request's ``append``
+        does, however many requests the batch holds.
+
+        Args:
+            schema: the model version's columns.
+            request_ids: the requests' ids.
+            counts: each request's rows.
+            inputs: every request's rows, stacked: a 2-D array with the schema's input
+                columns in order, or a list of records.
+            predictions: one prediction per row.
+            probabilities: one row of class probabilities per row, or ``None``.
+            aliases: the alias each request used.
+            latency_ms: each request's latency.
+            ts: when each request arrived (epoch seconds).
+            status: the HTTP status of all of them.
+
+        Returns:
+            ``False`` when the rows were dropped (queue full, or the log is closed).
+
+        Raises:
+            ValueError: the per-request lists differ in length, or the counts do not add
+                up to the rows given.
+        """
+        n = len(inputs)
+        if not len(request_ids) == len(counts) == len(aliases) == len(latency_ms) == len(ts):
+            raise ValueError(
+                f"append_batch: {len(request_ids)} request ids, {len(counts)} counts, "
+                f"{len(aliases)} aliases, {len(latency_ms)} latencies and {len(ts)} times; "
+                "give one of each per request")
+        if sum(counts) != n:
+            raise ValueError(f"append_batch: the counts add up to {sum(counts)} rows but "
+                             f"{n} rows were given")
+        return self._queue_entry(_Entry(
+            schema, request_ids, counts, [int(t * 1_000_000) for t in ts], aliases,
+            latency_ms, status, inputs, predictions, probabilities, n))
+
+    def _queue_entry(self, entry: _Entry) -> bool:
+        n = entry.n
         with self._lock:
-            self._answered.add(schema.model, request_id, n)
+            for request_id, rows in zip(entry.request_ids, entry.counts, strict=True):
+                self._answered.add(entry.schema.model, request_id, rows)
             if self._closed or self._queued_rows + n > self.max_queue_rows:
                 self.dropped_rows += n
                 return False
             self._queue.append(entry)
+            before = self._queued_rows
             self._queued_rows += n
-            full = len(self._queue) % _ENTRIES_PER_WRITE == 0
+            full = before // _ROWS_PER_WRITE != self._queued_rows // _ROWS_PER_WRITE
         if self._thread is None:
             self.start()
         elif full:  # write now: a busy server's rows go in small steps, not one long one
@@ -421,8 +500,7 @@ class PredictionLog:
             groups.setdefault(group[0].schema, []).extend(group)
         done = 0
         for schema, group in groups.items():
-            for at in range(0, len(group), _ENTRIES_PER_WRITE):
-                chunk = group[at:at + _ENTRIES_PER_WRITE]
+            for chunk in _chunks(group):
                 rows = sum(e.n for e in chunk)
                 try:
                     self._write(schema, _table(chunk))

@@ -27,25 +27,29 @@ per request (rows a model is known to refuse are screened out before batching, i
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = ["MicroBatcher"]
+
+_LOG = logging.getLogger("modelyard.serve")
 
 In = TypeVar("In")
 Out = TypeVar("Out")
 
 
 class _Pending(Generic[In, Out]):
-    __slots__ = ("future", "item", "rows")
+    __slots__ = ("future", "item", "rows", "tag")
 
-    def __init__(self, item: In, rows: int, future: asyncio.Future[Out]) -> None:
+    def __init__(self, item: In, rows: int, future: asyncio.Future[Out], tag: Any) -> None:
         self.item = item
         self.rows = rows
         self.future = future
+        self.tag = tag
 
 
 class MicroBatcher(Generic[In, Out]):
@@ -59,6 +63,10 @@ class MicroBatcher(Generic[In, Out]):
         expected: how many requests are on their way (started, not yet submitted); the
             batcher only waits while this is positive.
         on_batch: called after each batch with ``(rows, seconds)`` (metrics).
+        on_done: called on the event loop after each batch, before its callers resume,
+            with ``(tag, item, result)`` for each request submitted with a tag that got its
+            result (not one whose caller gave up, nor one that failed): the prediction
+            log's one entry per batch.
         name: names the worker thread.
         thread_init: run once in the worker thread before the first call.
 
@@ -76,6 +84,7 @@ class MicroBatcher(Generic[In, Out]):
         max_wait_ms: float = 2.0,
         expected: Callable[[], int] = lambda: 0,
         on_batch: Callable[[int, float], None] | None = None,
+        on_done: Callable[[list[tuple[Any, In, Out]]], None] | None = None,
         name: str = "batcher",
         thread_init: Callable[[], None] | None = None,
     ) -> None:
@@ -84,6 +93,7 @@ class MicroBatcher(Generic[In, Out]):
         self.max_wait_s = max(0.0, max_wait_ms) / 1000
         self._expected = expected
         self._on_batch = on_batch
+        self._on_done = on_done
         self._queue: deque[_Pending[In, Out]] = deque()
         self._queued_rows = 0
         # The batcher sleeps on ``_waiter``; ``submit`` wakes it only when that changes what
@@ -94,6 +104,7 @@ class MicroBatcher(Generic[In, Out]):
         self._want = 1  # rows the batch gathering now waits for
         self._peak = 1.0  # recent concurrency: rows in the batcher when a batch ended
         self._task: asyncio.Task[None] | None = None
+        self._name = name
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"modelyard-{name}",
                                             initializer=thread_init)
         self._closing = False
@@ -107,11 +118,12 @@ class MicroBatcher(Generic[In, Out]):
         """Requests queued and not yet taken into a batch."""
         return len(self._queue)
 
-    def submit(self, item: In, rows: int = 1) -> asyncio.Future[Out]:
+    def submit(self, item: In, rows: int = 1, tag: Any = None) -> asyncio.Future[Out]:
         """Queue one request's item; the future gets its result.
 
         Queueing is synchronous, so a caller that picked this batcher and submits without
         awaiting in between can never miss it, even if the batcher starts closing next.
+        A ``tag`` (anything but ``None``) hands the result to ``on_done`` too.
 
         Raises:
             RuntimeError: the batcher is closed (a bug in the caller).
@@ -122,7 +134,7 @@ class MicroBatcher(Generic[In, Out]):
         if self._task is None:
             self._task = loop.create_task(self._run(), name="modelyard-batcher")
         future: asyncio.Future[Out] = loop.create_future()
-        self._queue.append(_Pending(item, rows, future))
+        self._queue.append(_Pending(item, rows, future, tag))
         self._queued_rows += rows
         waiter = self._waiter
         gathered = self._gathered + self._queued_rows
@@ -205,6 +217,7 @@ class MicroBatcher(Generic[In, Out]):
             self._peak = max(float(rows + self._queued_rows), self._peak * 0.9, 1.0)
             self.batches += 1
             self.rows += rows
+            done: list[tuple[Any, In, Out]] = []
             for pending, result in zip(live, results, strict=True):
                 if pending.future.cancelled():
                     continue
@@ -212,6 +225,13 @@ class MicroBatcher(Generic[In, Out]):
                     pending.future.set_exception(result.error)
                 else:
                     pending.future.set_result(result)
+                    if pending.tag is not None:
+                        done.append((pending.tag, pending.item, result))
+            if done and self._on_done is not None:
+                try:
+                    self._on_done(done)
+                except Exception:  # the answers stand; a hook's fault must not stop batching
+                    _LOG.exception("the batch hook of %s failed", self._name)
 
     def _more_expected(self, rows: int) -> bool:
         """Whether more requests are on their way: started and not queued, or fewer rows

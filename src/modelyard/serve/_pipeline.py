@@ -1,4 +1,4 @@
-"""The predict pipeline: key check -> body -> validation -> micro-batch -> answer -> log.
+"""The predict pipeline: key check -> body -> validation -> micro-batch (-> log) -> answer.
 
 A request for a model with an open rollout is routed first (see ``_routing``): a canary
 share goes to the challenger, which the champion backs up on a failure or past
@@ -6,7 +6,9 @@ share goes to the challenger, which the champion backs up on a failure or past
 predicts the same rows beside it, fire and forget, logged with the alias ``shadow``.
 
 This is the hot path: no database, no model load and no await between picking the version
-that answers and queueing the rows, so a hot swap cannot slip in between.
+that answers and queueing the rows, so a hot swap cannot slip in between. Rows are logged
+per batch, as the batch's results come back (``_logged``): each request goes to its batcher
+with a tag that says how to log it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..errors import InvalidInput, ModelyardError
 from ._auth import model_of
 from ._errors import ModelNotReady
 from ._http import Head, array, dumps
+from ._logged import Logged
 from ._models import LoadedVersion, Result, ServedModel
 from ._routing import RolloutRoute
 from ._schemas import ParsedInput
@@ -83,14 +86,23 @@ async def predict(state: ServeState, head: Head, ref: str) -> bytes:
             return await _predict_routed(state, head.request_id, served, loaded, route,
                                          parsed, body, started, arrived)
         # No await between picking `loaded` and queueing: a swap cannot slip in between.
-        future = loaded.batcher.submit(parsed, parsed.n)
+        future = loaded.batcher.submit(parsed, parsed.n,
+                                       _tag(state, head.request_id, served, started, arrived))
         predictions, proba = await _result(loaded, future)
     except ModelyardError as exc:
         state.metrics.observe_error(served.name if served else "", exc.http_status,
                                     type(exc).__name__)
         raise
-    return _answer(state, served, loaded, head.request_id, parsed, predictions, proba,
-                   started, arrived)
+    return _answer(state, served, loaded, head.request_id, predictions, proba, parsed.n,
+                   started)
+
+
+def _tag(state: ServeState, request_id: str, served: ServedModel, started: float,
+         arrived: float) -> Logged | None:
+    """How the batch logs this request (``None``: not at all)."""
+    if not state.log_predictions:
+        return None
+    return Logged(request_id, served.parsed.alias, started, arrived)
 
 
 async def _parse_off_loop(served: ServedModel, loaded: LoadedVersion, body: bytes,
@@ -118,8 +130,9 @@ async def _result(loaded: LoadedVersion, future: Awaitable[Result]) -> Result:
 
 
 def _answer(state: ServeState, served: ServedModel, loaded: LoadedVersion, request_id: str,
-            parsed: ParsedInput, predictions: np.ndarray[Any, Any],
-            proba: np.ndarray[Any, Any] | None, started: float, arrived: float) -> bytes:
+            predictions: np.ndarray[Any, Any], proba: np.ndarray[Any, Any] | None, rows: int,
+            started: float) -> bytes:
+    """The answer's JSON (the batch has logged the rows already)."""
     latency = time.perf_counter() - started
     version = loaded.version
     alias = served.parsed.alias
@@ -130,12 +143,7 @@ def _answer(state: ServeState, served: ServedModel, loaded: LoadedVersion, reque
         answer["classes"] = loaded.classes
         answer["probabilities"] = array(proba)
     response = dumps(answer)
-    if state.log_predictions:
-        state.log.append(loaded.log_schema, request_id,
-                         parsed.matrix if parsed.matrix is not None else parsed.records,
-                         predictions, proba, alias=alias, latency_ms=latency * 1000,
-                         ts=arrived)
-    state.metrics.observe_ok(version.model, version.version, latency, parsed.n)
+    state.metrics.observe_ok(version.model, version.version, latency, rows)
     return response
 
 
@@ -154,11 +162,13 @@ async def _predict_routed(state: ServeState, rid: str, served: ServedModel,
     challenger = route.challenger
     assert challenger is not None
     model, stage = champion.version.model, route.rollout.stage
+    tag = _tag(state, rid, served, started, arrived)
     if route.to_canary(rid):
         stats = route.challenger_stats
         try:
             rows = _same_rows(challenger, champion, parsed, body)
-            future = challenger.batcher.submit(rows, rows.n)
+            # a canary that times out is cancelled: its batch does not log it
+            future = challenger.batcher.submit(rows, rows.n, tag)
             predictions, proba = await asyncio.wait_for(
                 future, state.settings.canary_timeout_ms / 1000)
         except Exception as exc:  # the champion answers instead: no failed request
@@ -169,14 +179,14 @@ async def _predict_routed(state: ServeState, rid: str, served: ServedModel,
         else:
             stats.observe(time.perf_counter() - started)
             route.remember(rid, challenger, predictions)
-            return _answer(state, served, challenger, rid, rows, predictions, proba,
-                           started, arrived)
+            return _answer(state, served, challenger, rid, predictions, proba, rows.n,
+                           started)
         # after an await: answer with whatever the reference serves now (a swap may
         # have closed the champion's batcher meanwhile)
         if served.current is not None and served.current is not champion:
             champion = served.current
             parsed = champion.input.parse(body)
-    future = champion.batcher.submit(parsed, parsed.n)
+    future = champion.batcher.submit(parsed, parsed.n, tag)
     try:
         predictions, proba = await _result(champion, future)
     except ModelyardError:
@@ -186,8 +196,7 @@ async def _predict_routed(state: ServeState, rid: str, served: ServedModel,
     route.remember(rid, champion, predictions)
     if stage == "shadow":
         _shadow(state, route, champion, parsed, body, rid, arrived)
-    return _answer(state, served, champion, rid, parsed, predictions, proba, started,
-                   arrived)
+    return _answer(state, served, champion, rid, predictions, proba, parsed.n, started)
 
 
 def _shadow(state: ServeState, route: RolloutRoute, champion: LoadedVersion,
@@ -208,7 +217,8 @@ def _shadow(state: ServeState, route: RolloutRoute, champion: LoadedVersion,
         state.metrics.observe_challenger(model, number, "shadow", "error")
         return
     sent = time.perf_counter()
-    future = challenger.batcher.submit(rows, rows.n)
+    tag = Logged(request_id, "shadow", sent, arrived) if state.log_predictions else None
+    future = challenger.batcher.submit(rows, rows.n, tag)
 
     def done(f: asyncio.Future[Result]) -> None:
         if f.cancelled():
@@ -217,15 +227,10 @@ def _shadow(state: ServeState, route: RolloutRoute, champion: LoadedVersion,
             stats.fail()
             state.metrics.observe_challenger(model, number, "shadow", "error")
             return
-        predictions, proba = f.result()
+        predictions, _ = f.result()
         elapsed = time.perf_counter() - sent
         stats.observe(elapsed)
         route.remember(request_id, challenger, predictions)
         state.metrics.observe_challenger(model, number, "shadow", "ok", rows.n)
-        if state.log_predictions:
-            state.log.append(challenger.log_schema, request_id,
-                             rows.matrix if rows.matrix is not None else rows.records,
-                             predictions, proba, alias="shadow", latency_ms=elapsed * 1000,
-                             ts=arrived)
 
     future.add_done_callback(done)

@@ -26,6 +26,7 @@ from ..monitor import PredictionLog
 from ..yard import Yard
 from ._auth import KeyRing, key_from_headers, model_of
 from ._batching import MicroBatcher
+from ._logged import log_batch
 from ._metrics import ServeMetrics
 from ._models import LoadedVersion, ModelTable, Result, ServedModel
 from ._monitoring import LiveViews
@@ -93,6 +94,7 @@ class ServeState:
                             max_wait_ms=self.settings.max_batch_wait_ms,
                             expected=expected,
                             on_batch=self.metrics.batch_observer(name, loaded.version.version),
+                            on_done=lambda done: log_batch(self.log, loaded, done),
                             name=f"{name}-v{loaded.version.version}",
                             thread_init=self._limit_threads)
 
