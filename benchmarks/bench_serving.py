@@ -419,34 +419,91 @@ def _load(port: int, path: str, body: bytes, concurrency: int, seconds: float,
     return dict(json.loads(out.stdout))
 
 
+class _Running:
+    """A started server: its process, port, spec and the client's core prefix."""
+
+    def __init__(self, work: Path, name: str) -> None:
+        self.port = _free_port()
+        self.spec = spec = _servers(work, self.port)[name]
+        # One OpenMP/BLAS thread for every server: on a small machine idle OpenMP workers
+        # spin and starve the event loop (modelyard sets this itself: predict_threads=1).
+        env = {**os.environ, "MODELYARD_SWAP_POLL_INTERVAL_S": "30", "OMP_NUM_THREADS": "1",
+               "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **spec.get("env", {})}
+        env.pop("VIRTUAL_ENV", None)
+        self.pins = _pinning() if spec.get("cores") != "all" else None
+        server_pin, self.client_pin = self.pins or ([], [])
+        self.proc = subprocess.Popen([*server_pin, *spec["cmd"]], cwd=work, env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+
+    def ready(self, record: dict[str, float]) -> bytes:
+        """Wait until it answers, warm it up; returns the request body."""
+        _wait_port(self.port, self.proc, self.spec.get("ready"))
+        body = _body(self.spec["body"], record)
+        self.load(body, 4, 2.0)  # warm up
+        return body
+
+    def load(self, body: bytes, concurrency: int, seconds: float) -> dict[str, Any]:
+        return _load(self.port, self.spec["path"], body, concurrency, seconds,
+                     self.client_pin)
+
+    def cpu_s(self) -> float | None:
+        """The server process's CPU seconds so far (user + system), where /proc has them."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _one_server(work: Path, name: str, record: dict[str, float], levels: list[int],
                 seconds: float) -> dict[str, Any]:
     """Start ``name``, warm it up, drive it at each level, stop it: one round's figures."""
-    port = _free_port()
-    spec = _servers(work, port)[name]
-    # One OpenMP/BLAS thread for every server: on a small machine idle OpenMP workers
-    # spin and starve the event loop (modelyard sets this itself: predict_threads=1).
-    env = {**os.environ, "MODELYARD_SWAP_POLL_INTERVAL_S": "30", "OMP_NUM_THREADS": "1",
-           "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **spec.get("env", {})}
-    env.pop("VIRTUAL_ENV", None)
-    pins = _pinning() if spec.get("cores") != "all" else None
-    server_pin, client_pin = pins or ([], [])
-    proc = subprocess.Popen([*server_pin, *spec["cmd"]], cwd=work, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    server = _Running(work, name)
     try:
-        _wait_port(port, proc, spec.get("ready"))
-        body = _body(spec["body"], record)
-        _load(port, spec["path"], body, 4, 2.0, client_pin)  # warm up
-        out: dict[str, Any] = {"pinned": pins is not None}
+        body = server.ready(record)
+        out: dict[str, Any] = {"pinned": server.pins is not None}
         for c in levels:
-            out[str(c)] = _load(port, spec["path"], body, c, seconds, client_pin)
+            out[str(c)] = server.load(body, c, seconds)
             print(f"   c={c}: {out[str(c)]}", file=sys.stderr)
         return out
     except (RuntimeError, subprocess.CalledProcessError) as exc:
         return {"failed": f"{type(exc).__name__}: {exc}"}
     finally:
-        _stop(proc)
+        _stop(server.proc)
+
+
+LOG_AB = ("modelyard", "modelyard, no prediction log")
+
+
+def _log_ab(work: Path, record: dict[str, float], concurrency: int, pairs: int = 5,
+            seconds: float = 2.0) -> dict[str, Any]:
+    """The prediction log's cost, A/B: both servers up at once on the same core, driven in
+    turn (on, off, then off, on, ...) for ``pairs`` pairs of ``seconds`` each, so that both
+    sides of a pair meet the same moment of the machine. Each run's throughput, p99 and the
+    server's CPU time per request."""
+    servers = {name: _Running(work, name) for name in LOG_AB}
+    try:
+        bodies = {name: s.ready(record) for name, s in servers.items()}
+        out: dict[str, Any] = {name: [] for name in LOG_AB}
+        for i in range(pairs):
+            for name in (LOG_AB if i % 2 == 0 else LOG_AB[::-1]):
+                server = servers[name]
+                before = server.cpu_s()
+                figures = server.load(bodies[name], concurrency, seconds)
+                after = server.cpu_s()
+                figures["seconds"] = seconds
+                if before is not None and after is not None and figures["requests"]:
+                    figures["cpu_us"] = (after - before) / figures["requests"] * 1e6
+                out[name].append(figures)
+            print(f"   pair {i + 1}: " + ", ".join(
+                f"{n}: {out[n][-1]['rps']:.0f} req/s" for n in LOG_AB), file=sys.stderr)
+        return out
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        return {"failed": f"{type(exc).__name__}: {exc}"}
+    finally:
+        for server in servers.values():
+            _stop(server.proc)
 
 
 def run(work: Path, out: Path, seconds: float, levels: list[int], only: list[str],
@@ -486,6 +543,11 @@ def run(work: Path, out: Path, seconds: float, levels: list[int], only: list[str
             print(f"== round {round_no}/{repeat}: {name}", file=sys.stderr)
             results["servers"][name]["rounds"].append(
                 _one_server(work, name, info["record"], levels, seconds))
+        if all(name in names for name in LOG_AB):
+            print(f"== round {round_no}/{repeat}: the prediction log on and off, in turn",
+                  file=sys.stderr)
+            results.setdefault("log_ab", []).append(
+                _log_ab(work, info["record"], levels[-1]))
     results["machine_after"] = machine()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
@@ -596,6 +658,36 @@ def _limit_shares(servers: dict[str, Any], in_process: list[dict[str, float]],
     return summary((None if v is None else v / limit * 100
                     for v, limit in zip(_values(ours, level, "rps"), limits, strict=True)
                     if limit), failed_as=0.0)
+
+
+def _log_ab_line(rounds: list[dict[str, Any]]) -> str | None:
+    """The logging-cost target from the A/B runs (``_log_ab``): ``None`` if there were none."""
+    if not rounds:
+        return None
+    on, off = LOG_AB
+    done = [x for x in rounds if "failed" not in x]
+    failed = sorted({x["failed"] for x in rounds if "failed" in x})
+    if not done:
+        return ("- prediction logging costs <= 5% of throughput: the A/B runs failed ("
+                + "; ".join(failed) + "), **not met**")
+    pairs = [(a, b) for x in done for a, b in zip(x[on], x[off], strict=True)]
+    cost = summary((1 - a["rps"] / b["rps"]) * 100 for a, b in pairs)
+    cpu = summary((a["cpu_us"] / b["cpu_us"] - 1) * 100 for a, b in pairs
+                  if "cpu_us" in a and "cpu_us" in b)
+    p99_on, p99_off = (summary(x["p99_ms"] for x, _ in pairs),
+                       summary(y["p99_ms"] for _, y in pairs))
+    seconds = "/".join(sorted({f"{a.get('seconds', 2.0):g}" for a, _ in pairs}))
+    text = (f"- prediction logging costs <= 5% of throughput: {spread(cost, '%')} over "
+            f"{cost['n']} pairs of runs ({len(done)} rounds; both servers up at once on "
+            f"the same core, driven in turn for {seconds} s each, so that both sides of a "
+            "pair meet the same moment of the machine)")
+    if cpu["n"]:
+        text += f"; the server's CPU time per request {spread(cpu, '%')} higher with it"
+    text += (f"; p99 {spread(p99_on, ' ms')} with the log, {spread(p99_off, ' ms')} "
+             "without")
+    if failed:
+        text += f"; {len(rounds) - len(done)} round(s) failed ({'; '.join(failed)})"
+    return text + ", " + verdict(cost["median"], 5, higher_is_better=False)
 
 
 def report(path: Path, markdown: Path | None) -> str:
@@ -729,7 +821,14 @@ def report(path: Path, markdown: Path | None) -> str:
                      + verdict(p99["median"], 20, higher_is_better=False))
         nolog = servers.get("modelyard, no prediction log")
         cost = _paired(ours, nolog, top, lambda a, b: (1 - a / b) * 100) if nolog else None
-        if cost is not None:
+        log_ab = _log_ab_line(r.get("log_ab", []))
+        if log_ab is not None:
+            lines.append(log_ab)
+            if cost is not None:
+                lines.append(f"- the same cost from the table's separate runs, one after the "
+                             f"other in each round (no verdict: a round's runs meet different "
+                             f"moments of the machine): {spread(cost, '%')}")
+        elif cost is not None:
             over = sum(1 for v in cost["values"] if v > 5)
             sign = ("; a negative cost means logging on was faster in that round: the "
                     "rounds' noise is larger than the cost" if cost["min"] < 0 else "")
