@@ -682,11 +682,18 @@ def _log_ab_line(rounds: list[dict[str, Any]]) -> str | None:
             f"the same core, driven in turn for {seconds} s each, so that both sides of a "
             "pair meet the same moment of the machine)")
     if cpu["n"]:
-        text += f"; the server's CPU time per request {spread(cpu, '%')} higher with it"
+        text += (f"; the server's CPU time per request with the log against without: "
+                 f"{spread(cpu, '%')}")
     text += (f"; p99 {spread(p99_on, ' ms')} with the log, {spread(p99_off, ' ms')} "
              "without")
     if failed:
         text += f"; {len(rounds) - len(done)} round(s) failed ({'; '.join(failed)})"
+    width = cost["max"] - cost["min"]
+    if width > 5:
+        text += (f"; the pairs spread over {width:.0f} points, {width / 5:.0f}x the 5% being "
+                 "judged: two runs seconds apart differ by more than the cost, so the verdict "
+                 "is the median's (the project's rule) and a cost of a few percent is not "
+                 "resolved by this run")
     return text + ", " + verdict(cost["median"], 5, higher_is_better=False)
 
 
