@@ -122,7 +122,8 @@ class Settings:
     log_rotate_s: float = _setting(300.0,
         "... or when it is this old; only closed files are visible to readers")
     log_flush_interval_s: float = _setting(0.5,
-        "how often the prediction log writer appends what requests queued")
+        "how often the prediction log writer appends what requests queued (sooner once 256 "
+        "rows wait); at most this long of answers is lost if the process is killed")
     log_max_queue_rows: int = _setting(1_000_000,
         "rows the prediction log may hold in memory; past it, rows are dropped and counted rather"
         " than slowing requests")
