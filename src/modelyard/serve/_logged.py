@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ..monitor import PredictionLog
-from ._models import LoadedVersion, Result
+from ..monitor import LogSchema, PredictionLog
+from ._models import Result
 from ._schemas import ParsedInput
 
 __all__ = ["Logged", "log_batch"]
@@ -45,9 +45,10 @@ class Logged:
         self.arrived = arrived
 
 
-def log_batch(log: PredictionLog, loaded: LoadedVersion,
+def log_batch(log: PredictionLog, schema: LogSchema,
               done: list[tuple[Any, ParsedInput, Result]]) -> None:
-    """Queue one predicted batch's logged requests as one entry of ``loaded``'s log."""
+    """Queue one predicted batch's logged requests as one entry of the version's log
+    (``schema``: its columns)."""
     now = time.perf_counter()
     tags: list[Logged] = [tag for tag, _, _ in done]
     items = [item for _, item, _ in done]
@@ -63,7 +64,7 @@ def log_batch(log: PredictionLog, loaded: LoadedVersion,
     if len(probabilities) == len(done):
         proba = probabilities[0] if len(done) == 1 else np.concatenate(probabilities)
     log.append_batch(
-        loaded.log_schema, [t.request_id for t in tags], [item.n for item in items], inputs,
+        schema, [t.request_id for t in tags], [item.n for item in items], inputs,
         predictions[0] if len(done) == 1 else np.concatenate(predictions), proba,
         aliases=[t.alias for t in tags], latency_ms=[(now - t.started) * 1000 for t in tags],
         ts=[t.arrived for t in tags])

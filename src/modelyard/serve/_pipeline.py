@@ -87,7 +87,8 @@ async def predict(state: ServeState, head: Head, ref: str) -> bytes:
                                          parsed, body, started, arrived)
         # No await between picking `loaded` and queueing: a swap cannot slip in between.
         future = loaded.batcher.submit(parsed, parsed.n,
-                                       _tag(state, head.request_id, served, started, arrived))
+                                       _tag(state, head.request_id, served.parsed.alias,
+                                            started, arrived))
         predictions, proba = await _result(loaded, future)
     except ModelyardError as exc:
         state.metrics.observe_error(served.name if served else "", exc.http_status,
@@ -97,12 +98,12 @@ async def predict(state: ServeState, head: Head, ref: str) -> bytes:
                    started)
 
 
-def _tag(state: ServeState, request_id: str, served: ServedModel, started: float,
+def _tag(state: ServeState, request_id: str, alias: str | None, started: float,
          arrived: float) -> Logged | None:
     """How the batch logs this request (``None``: not at all)."""
     if not state.log_predictions:
         return None
-    return Logged(request_id, served.parsed.alias, started, arrived)
+    return Logged(request_id, alias, started, arrived)
 
 
 async def _parse_off_loop(served: ServedModel, loaded: LoadedVersion, body: bytes,
@@ -162,7 +163,7 @@ async def _predict_routed(state: ServeState, rid: str, served: ServedModel,
     challenger = route.challenger
     assert challenger is not None
     model, stage = champion.version.model, route.rollout.stage
-    tag = _tag(state, rid, served, started, arrived)
+    tag = _tag(state, rid, served.parsed.alias, started, arrived)
     if route.to_canary(rid):
         stats = route.challenger_stats
         try:
@@ -217,8 +218,8 @@ def _shadow(state: ServeState, route: RolloutRoute, champion: LoadedVersion,
         state.metrics.observe_challenger(model, number, "shadow", "error")
         return
     sent = time.perf_counter()
-    tag = Logged(request_id, "shadow", sent, arrived) if state.log_predictions else None
-    future = challenger.batcher.submit(rows, rows.n, tag)
+    future = challenger.batcher.submit(rows, rows.n,
+                                       _tag(state, request_id, "shadow", sent, arrived))
 
     def done(f: asyncio.Future[Result]) -> None:
         if f.cancelled():

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -94,7 +95,7 @@ class ServeState:
                             max_wait_ms=self.settings.max_batch_wait_ms,
                             expected=expected,
                             on_batch=self.metrics.batch_observer(name, loaded.version.version),
-                            on_done=lambda done: log_batch(self.log, loaded, done),
+                            on_done=partial(log_batch, self.log, loaded.log_schema),
                             name=f"{name}-v{loaded.version.version}",
                             thread_init=self._limit_threads)
 
