@@ -482,8 +482,10 @@ def _log_ab(work: Path, record: dict[str, float], concurrency: int, pairs: int =
     turn (on, off, then off, on, ...) for ``pairs`` pairs of ``seconds`` each, so that both
     sides of a pair meet the same moment of the machine. Each run's throughput, p99 and the
     server's CPU time per request."""
-    servers = {name: _Running(work, name) for name in LOG_AB}
+    servers: dict[str, _Running] = {}
     try:
+        for name in LOG_AB:  # one at a time: a second that cannot start stops the first
+            servers[name] = _Running(work, name)
         bodies = {name: s.ready(record) for name, s in servers.items()}
         out: dict[str, Any] = {name: [] for name in LOG_AB}
         for i in range(pairs):
