@@ -1,24 +1,34 @@
-"""Multi-worker benchmark: requests per second of ``modelyard serve --workers N`` at c=32.
+"""Multi-worker benchmark: requests per second of ``modelyard serve --workers N``.
 
 The model is a HistGradientBoostingClassifier on scikit-learn's breast-cancer set (30
 features, shipped with scikit-learn: nothing is downloaded); each request is one JSON
-record. The load generator is ``wrk`` (Debian's package: ``apt-get install -y wrk``), 2
-threads, 32 keep-alive connections, on 127.0.0.1, bounded by ``--duration`` seconds per
-run. Every worker count runs ``--repeat`` times (3 by default) in one invocation, in
-rounds (1, 2, 1, 2, ...), so drift in the machine's load spreads over both; each run starts
-a fresh server, waits for ``/ready``, warms up for 2 s, then measures. The client runs on
-the same machine as the server and takes its share of the cores: the report says how
-many there are.
+record. The load generator is ``wrk`` (Debian's package: ``apt-get install -y wrk``),
+``--wrk-threads`` threads (2 by default), ``--connections`` keep-alive connections (32 by
+default; several values run one after the other), on 127.0.0.1, bounded by ``--duration``
+seconds per run. Every worker count runs ``--repeat`` times (3 by default) in one
+invocation, in rounds (1, 2, 1, 2, ...), so drift in the machine's load spreads over all of
+them; each run starts a fresh server, waits for ``/ready``, warms up for 2 s, then
+measures. ``--server-cpus`` and ``--client-cpus`` pin the server (its workers inherit it)
+and ``wrk`` to CPU lists with ``taskset``; without them the client shares the machine's
+cores with the server. The report says which, and names the machine (``--label``).
+A run whose server does not start is reported as failed, not left out.
 
 Usage::
 
     python benchmarks/bench_workers.py --workdir /tmp/bw --out /tmp/bw/workers.json \\
         --markdown docs/benchmarks/workers.md
+
+On a 16-core machine, the server on 8 cores and the client on 4 others::
+
+    python benchmarks/bench_workers.py --workers 1 2 4 8 --connections 32 256 \\
+        --server-cpus 0-7 --client-cpus 8-11 --wrk-threads 4 --label "16-core machine"
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import importlib.metadata
 import json
 import os
 import platform
@@ -38,6 +48,7 @@ import httpx
 CONNECTIONS = 32
 WRK_THREADS = 2
 SECTION = "## Serving with several workers"
+VERSIONS = ("modelyard", "numpy", "scikit-learn", "uvicorn", "uvloop", "httptools")
 
 
 def make_project(root: Path) -> tuple[Path, str]:
@@ -64,22 +75,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(project: Path, workers: int, log: Path) -> tuple[subprocess.Popen[bytes],
-                                                                     str, float]:
+def pinned(cpus: str | None) -> list[str]:
+    """The ``taskset`` prefix that runs a command on ``cpus`` (none when not given)."""
+    return ["taskset", "-c", cpus] if cpus else []
+
+
+class ServerFailed(Exception):
+    """The server exited or was not ready in time; the message says which and where."""
+
+
+def start_server(project: Path, workers: int, log: Path, cpus: str | None = None,
+                 ) -> tuple[subprocess.Popen[bytes], str, float]:
     """Start ``modelyard serve`` and wait for /ready; returns it, its URL and seconds to ready."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
     started = time.monotonic()
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "modelyard", "serve", "cancer@champion", "--host",
+            [*pinned(cpus), sys.executable, "-m", "modelyard", "serve", "cancer@champion", "--host",
              "127.0.0.1", "--port", str(port), "--workers", str(workers), "--project",
              str(project), "--log-level", "warning"], env=env, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
     deadline = started + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"the server exited with {proc.returncode}; see {log}")
+            raise ServerFailed(f"the server exited with {proc.returncode}; see {log}")
         try:
             if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
                 return proc, url, time.monotonic() - started
@@ -87,7 +107,7 @@ def start_server(project: Path, workers: int, log: Path) -> tuple[subprocess.Pop
             pass
         time.sleep(0.1)
     stop_server(proc)
-    raise SystemExit(f"the server was not ready in 180 s; see {log}")
+    raise ServerFailed(f"the server was not ready in 180 s; see {log}")
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
@@ -100,10 +120,12 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def wrk(url: str, script: Path, duration_s: float) -> dict[str, Any]:
+def wrk(url: str, script: Path, duration_s: float, connections: int = CONNECTIONS,
+        threads: int = WRK_THREADS, cpus: str | None = None) -> dict[str, Any]:
     """One bounded wrk run; requests per second, latency percentiles and errors."""
     out = subprocess.run(
-        ["wrk", "-t", str(WRK_THREADS), "-c", str(CONNECTIONS), "-d", f"{duration_s:g}s",
+        [*pinned(cpus), "wrk", "-t", str(threads), "-c", str(connections), "-d",
+         f"{duration_s:g}s",
          "--timeout", "10s", "--latency", "-s", str(script),
          f"{url}/v1/models/cancer/predict"],
         capture_output=True, text=True, timeout=duration_s + 60, check=True).stdout
@@ -132,65 +154,151 @@ def post_script(work: Path, body: Any) -> Path:
     return script
 
 
+def machine(args: argparse.Namespace) -> dict[str, Any]:
+    """What ran this: cores, processor, versions, pinning, load and the time (UTC)."""
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
+        model = found.group(1).strip() if found else ""
+    versions = {}
+    for name in VERSIONS:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return {"label": args.label, "cpus": os.cpu_count(), "processor": model,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "versions": versions, "server_cpus": args.server_cpus,
+            "client_cpus": args.client_cpus, "wrk_threads": args.wrk_threads,
+            "load_before": os.getloadavg()[0],
+            "started": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def one_run(project: Path, script: Path, work: Path, workers: int, connections: int,
+            args: argparse.Namespace) -> dict[str, Any]:
+    """A fresh server with ``workers`` workers, a 2 s warm-up, then one measured wrk run."""
+    try:
+        proc, url, ready_s = start_server(project, workers, work / "server.log",
+                                          args.server_cpus)
+    except ServerFailed as exc:
+        return {"failed": str(exc)}
+    try:
+        load = {"connections": connections, "threads": args.wrk_threads,
+                "cpus": args.client_cpus}
+        wrk(url, script, 2.0, **load)
+        result = wrk(url, script, args.duration, **load)
+    except (subprocess.SubprocessError, AttributeError) as exc:
+        result = {"failed": f"wrk did not finish: {exc}"}
+    finally:
+        stop_server(proc)
+    result["ready_s"] = round(ready_s, 2)
+    return result
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     project, body = make_project(work)
     script = post_script(work, body)
-    runs: dict[int, list[dict[str, Any]]] = {w: [] for w in args.workers}
-    for round_ in range(args.repeat):
-        for workers in args.workers:
-            proc, url, ready_s = start_server(project, workers, work / "server.log")
-            try:
-                wrk(url, script, 2.0)  # warm-up
-                result = wrk(url, script, args.duration)
-            finally:
-                stop_server(proc)
-            result["ready_s"] = round(ready_s, 2)
-            runs[workers].append(result)
-            print(f"round {round_ + 1}, {workers} worker(s): {result['rps']:.0f} req/s, "
-                  f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
-                  f"non-2xx {result['non_2xx']}, ready in {ready_s:.1f} s", flush=True)
-    return {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                        "platform": platform.platform(),
-                        "load_before": os.getloadavg()[0]},
-            "connections": CONNECTIONS, "duration_s": args.duration, "runs": runs}
+    results = {"machine": machine(args), "duration_s": args.duration,
+               "runs": {str(c): {str(w): [] for w in args.workers} for c in args.connections}}
+    for connections in args.connections:
+        for round_ in range(args.repeat):
+            for workers in args.workers:
+                result = one_run(project, script, work, workers, connections, args)
+                results["runs"][str(connections)][str(workers)].append(result)
+                if "failed" in result:
+                    print(f"c={connections}, round {round_ + 1}, {workers} worker(s): failed: "
+                          f"{result['failed']}", flush=True)
+                else:
+                    print(f"c={connections}, round {round_ + 1}, {workers} worker(s): "
+                          f"{result['rps']:.0f} req/s, p50 {result['p50_ms']:.1f} ms, p99 "
+                          f"{result['p99_ms']:.1f} ms, non-2xx {result['non_2xx']}, ready in "
+                          f"{result['ready_s']:.1f} s", flush=True)
+                if args.out:  # after every run, so a run cut short still leaves its data
+                    Path(args.out).write_text(json.dumps(results, indent=2))
+    results["machine"]["load_after"] = os.getloadavg()[0]
+    return results
 
 
-def _stat(values: list[float]) -> str:
-    return f"{statistics.median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})"
+def _stat(values: list[float], digits: int = 0) -> str:
+    return (f"{statistics.median(values):,.{digits}f} ({min(values):,.{digits}f}-"
+            f"{max(values):,.{digits}f})")
+
+
+def _cores(m: dict[str, Any]) -> str:
+    if m.get("server_cpus") and m.get("client_cpus"):
+        return (f"the server pinned to CPUs {m['server_cpus']} (`taskset`, its workers "
+                f"included) and `wrk` to CPUs {m['client_cpus']}, of {m['cpus']}")
+    return f"{m['cpus']} cores shared by the client and the server"
+
+
+def _table(runs: dict[int, list[dict[str, Any]]]) -> list[str]:
+    lines = ["| workers | requests/s | p50 ms | p99 ms | failed runs | non-2xx and socket "
+             "errors | start to ready, s |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for w, rs in sorted(runs.items()):
+        ok = [r for r in rs if "failed" not in r]
+        failed = f"{len(rs) - len(ok)} of {len(rs)}"
+        if not ok:
+            lines.append(f"| {w} | failed | | | {failed} | | |")
+            continue
+        lines.append(f"| {w} | {_stat([r['rps'] for r in ok])} | "
+                     f"{_stat([r['p50_ms'] for r in ok], 1)} | "
+                     f"{_stat([r['p99_ms'] for r in ok], 1)} | {failed} | "
+                     f"{sum(r['non_2xx'] + r['socket_errors'] for r in ok)} | "
+                     f"{statistics.median(r['ready_s'] for r in ok):.1f} |")
+    return lines
+
+
+def _scaling(runs: dict[int, list[dict[str, Any]]]) -> list[str]:
+    """One generated sentence per worker count against one worker's median."""
+    def median_rps(w: int) -> float | None:
+        ok = [r["rps"] for r in runs.get(w, []) if "failed" not in r]
+        return statistics.median(ok) if ok else None
+
+    one = median_rps(1)
+    if one is None:
+        return []
+    lines = []
+    for w in sorted(runs):
+        many = median_rps(w)
+        if w == 1 or many is None:
+            continue
+        lines.append(f"- {w} workers: {many / one:.2f}x the throughput of one, "
+                     f"{many / (w * one):.0%} of linear ({many:,.0f} / ({w} x {one:,.0f})).")
+    return lines
 
 
 def markdown(results: dict[str, Any]) -> str:
-    runs = {int(k): v for k, v in results["runs"].items()}
     m = results["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())
+    all_runs = results["runs"]
+    if all_runs and not isinstance(next(iter(all_runs.values())), dict):
+        all_runs = {str(results.get("connections", CONNECTIONS)): all_runs}  # older files
+    repeat = max(len(rs) for by_w in all_runs.values() for rs in by_w.values())
+    label = f"{m['label']}: " if m.get("label") else ""
     lines = [SECTION, "",
              f"`modelyard serve cancer@champion --workers N` (HistGradientBoosting, 30 "
              f"features, one JSON record per request, prediction log on), driven by `wrk` "
-             f"with {WRK_THREADS} threads and {results['connections']} keep-alive "
-             f"connections for {results['duration_s']:g} s per run on 127.0.0.1, after a 2 s "
-             f"warm-up; a fresh server each run, the worker counts in alternating rounds. "
-             f"Machine: {m['cpus']} cores shared by the client and the server (and, while "
-             f"this ran, other work: load average {m['load_before']:.1f} at the start), "
-             f"Python {m['python']}. Median (min-max) of {len(next(iter(runs.values())))} "
-             "runs each, from one invocation of `python benchmarks/bench_workers.py`.", "",
-             "| workers | requests/s | p50 ms | p99 ms | non-2xx | start to ready, s |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for w, rs in sorted(runs.items()):
-        lines.append(f"| {w} | {_stat([r['rps'] for r in rs])} | "
-                     f"{statistics.median(r['p50_ms'] for r in rs):.1f} | "
-                     f"{statistics.median(r['p99_ms'] for r in rs):.1f} | "
-                     f"{sum(r['non_2xx'] + r['socket_errors'] for r in rs)} | "
-                     f"{statistics.median(r['ready_s'] for r in rs):.1f} |")
-    if 1 in runs and len(runs) > 1:
-        one = statistics.median(r["rps"] for r in runs[1])
-        for w, rs in sorted(runs.items()):
-            if w == 1:
-                continue
-            many = statistics.median(r["rps"] for r in rs)
-            lines += ["", f"Scaling efficiency with {w} workers: {many / one:.2f}x the "
-                          f"throughput of one, {many / (w * one):.0%} of linear "
-                          f"({many:,.0f} / ({w} x {one:,.0f}))."]
+             f"with {m.get('wrk_threads', WRK_THREADS)} threads and keep-alive connections "
+             f"for {results['duration_s']:g} s per run on 127.0.0.1, after a 2 s warm-up; a "
+             f"fresh server each run, the worker counts in alternating rounds. Machine: "
+             f"{label}{m['cpus']} cores" + (f" ({m['processor']})" if m.get("processor")
+                                           else "") +
+             f", {_cores(m)}; load average {m['load_before']:.1f} at the start"
+             + (f" and {m['load_after']:.1f} at the end" if "load_after" in m else "") +
+             f". Python {m['python']}" + (f", {versions}" if versions else "") +
+             (f"; started {m['started']}" if m.get("started") else "") +
+             f". Median (min-max) of {repeat} runs each, from one invocation of "
+             "`python benchmarks/bench_workers.py`."]
+    for connections, by_workers in all_runs.items():
+        runs = {int(w): rs for w, rs in by_workers.items()}
+        lines += ["", f"### {connections} connections", "", *_table(runs)]
+        scaling = _scaling(runs)
+        if scaling:
+            lines += ["", *scaling]
     return "\n".join(lines) + "\n"
 
 
@@ -202,9 +310,24 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--connections", type=int, nargs="+", default=[CONNECTIONS],
+                        help="wrk's keep-alive connections; several values run in turn")
+    parser.add_argument("--wrk-threads", type=int, default=WRK_THREADS)
+    parser.add_argument("--server-cpus", help="pin the server to these CPUs (taskset list)")
+    parser.add_argument("--client-cpus", help="pin wrk to these CPUs (taskset list)")
+    parser.add_argument("--label", default="", help="names the machine in the report")
+    parser.add_argument("--report", help="only write the report of this results file")
     args = parser.parse_args()
+    if args.report:
+        text = markdown(json.loads(Path(args.report).read_text()))
+        print(text)
+        if args.markdown:
+            Path(args.markdown).write_text(text)
+        return
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    if (args.server_cpus or args.client_cpus) and shutil.which("taskset") is None:
+        raise SystemExit("--server-cpus and --client-cpus need taskset (util-linux)")
     results = run(args)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
