@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     project, body = make_project(work)
     script = post_script(work, body)
-    results = {"machine": machine(args), "duration_s": args.duration,
+    results = {"machine": machine(args), "duration_s": args.duration, "repeat": args.repeat,
                "runs": {str(c): {str(w): [] for w in args.workers} for c in args.connections}}
     for connections in args.connections:
         for round_ in range(args.repeat):
@@ -234,29 +234,30 @@ def _cores(m: dict[str, Any]) -> str:
     return f"{m['cpus']} cores shared by the client and the server"
 
 
-def _table(runs: dict[int, list[dict[str, Any]]]) -> list[str]:
-    lines = ["| workers | requests/s | p50 ms | p99 ms | failed runs | non-2xx and socket "
-             "errors | start to ready, s |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+def _table(runs: dict[int, list[dict[str, Any]]], planned: int) -> list[str]:
+    lines = ["| workers | requests/s | p50 ms | p99 ms | runs | failed runs | non-2xx and "
+             "socket errors | start to ready, s |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for w, rs in sorted(runs.items()):
         ok = [r for r in rs if "failed" not in r]
-        failed = f"{len(rs) - len(ok)} of {len(rs)}"
+        done = f"{len(rs)} of {planned}"
+        failed = f"{len(rs) - len(ok)}"
         if not ok:
-            lines.append(f"| {w} | failed | | | {failed} | | |")
+            lines.append(f"| {w} | failed | | | {done} | {failed} | | |")
             continue
         lines.append(f"| {w} | {_stat([r['rps'] for r in ok])} | "
                      f"{_stat([r['p50_ms'] for r in ok], 1)} | "
-                     f"{_stat([r['p99_ms'] for r in ok], 1)} | {failed} | "
+                     f"{_stat([r['p99_ms'] for r in ok], 1)} | {done} | {failed} | "
                      f"{sum(r['non_2xx'] + r['socket_errors'] for r in ok)} | "
                      f"{statistics.median(r['ready_s'] for r in ok):.1f} |")
     return lines
 
 
-def _scaling(runs: dict[int, list[dict[str, Any]]]) -> list[str]:
+def _scaling(runs: dict[int, list[dict[str, Any]]], planned: int) -> list[str]:
     """One generated sentence per worker count against one worker's median."""
-    def median_rps(w: int) -> float | None:
+    def median_rps(w: int) -> tuple[float, int] | None:
         ok = [r["rps"] for r in runs.get(w, []) if "failed" not in r]
-        return statistics.median(ok) if ok else None
+        return (statistics.median(ok), len(ok)) if ok else None
 
     one = median_rps(1)
     if one is None:
@@ -266,40 +267,78 @@ def _scaling(runs: dict[int, list[dict[str, Any]]]) -> list[str]:
         many = median_rps(w)
         if w == 1 or many is None:
             continue
-        lines.append(f"- {w} workers: {many / one:.2f}x the throughput of one, "
-                     f"{many / (w * one):.0%} of linear ({many:,.0f} / ({w} x {one:,.0f})).")
+        few = "" if min(many[1], one[1]) >= planned else (
+            f" From {many[1]} and {one[1]} run(s), not {planned}: a single figure, no "
+            "spread.")
+        lines.append(f"- {w} workers: {many[0] / one[0]:.2f}x the throughput of one, "
+                     f"{many[0] / (w * one[0]):.0%} of linear ({many[0]:,.0f} / ({w} x "
+                     f"{one[0]:,.0f})).{few}")
     return lines
 
 
-def markdown(results: dict[str, Any]) -> str:
+def _machine_line(results: dict[str, Any]) -> str:
     m = results["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())
-    all_runs = results["runs"]
-    if all_runs and not isinstance(next(iter(all_runs.values())), dict):
-        all_runs = {str(results.get("connections", CONNECTIONS)): all_runs}  # older files
-    repeat = max(len(rs) for by_w in all_runs.values() for rs in by_w.values())
-    label = f"{m['label']}: " if m.get("label") else ""
+    processor = f" ({m['processor']})" if m.get("processor") else ""
+    load = f"load average {m['load_before']:.1f} at the start"
+    if "load_after" in m:
+        load += f" and {m['load_after']:.1f} at the end"
+    started = f"; started {m['started']}" if m.get("started") else ""
+    return (f"Machine: {m['cpus']} cores{processor}, {_cores(m)}; {load}. Python "
+            f"{m['python']}" + (f", {versions}" if versions else "") + f"{started}. `wrk` "
+            f"with {m.get('wrk_threads', WRK_THREADS)} threads, "
+            f"{results['duration_s']:g} s per run.")
+
+
+def markdown(*files: dict[str, Any]) -> str:
+    """The report section: one subsection per results file (a machine each)."""
     lines = [SECTION, "",
-             f"`modelyard serve cancer@champion --workers N` (HistGradientBoosting, 30 "
-             f"features, one JSON record per request, prediction log on), driven by `wrk` "
-             f"with {m.get('wrk_threads', WRK_THREADS)} threads and keep-alive connections "
-             f"for {results['duration_s']:g} s per run on 127.0.0.1, after a 2 s warm-up; a "
-             f"fresh server each run, the worker counts in alternating rounds. Machine: "
-             f"{label}{m['cpus']} cores" + (f" ({m['processor']})" if m.get("processor")
-                                           else "") +
-             f", {_cores(m)}; load average {m['load_before']:.1f} at the start"
-             + (f" and {m['load_after']:.1f} at the end" if "load_after" in m else "") +
-             f". Python {m['python']}" + (f", {versions}" if versions else "") +
-             (f"; started {m['started']}" if m.get("started") else "") +
-             f". Median (min-max) of {repeat} runs each, from one invocation of "
-             "`python benchmarks/bench_workers.py`."]
-    for connections, by_workers in all_runs.items():
-        runs = {int(w): rs for w, rs in by_workers.items()}
-        lines += ["", f"### {connections} connections", "", *_table(runs)]
-        scaling = _scaling(runs)
-        if scaling:
-            lines += ["", *scaling]
+             "`modelyard serve cancer@champion --workers N` (HistGradientBoosting, 30 features, "
+             "one JSON record per request, prediction log on), driven by `wrk` with keep-alive "
+             "connections on 127.0.0.1, after a 2 s warm-up; a fresh server for every run, the "
+             "worker counts in alternating rounds. Median (min-max) of the runs, each machine's "
+             "from one invocation of `python benchmarks/bench_workers.py`; the uvicorn workers "
+             "share one listening socket, so the kernel hands each new connection to whichever "
+             "worker accepts it first."]
+    for results in files:
+        all_runs = results["runs"]
+        if all_runs and not isinstance(next(iter(all_runs.values())), dict):
+            all_runs = {str(results.get("connections", CONNECTIONS)): all_runs}  # older files
+        planned = results.get("repeat") or max(
+            len(rs) for by_w in all_runs.values() for rs in by_w.values())
+        label = results["machine"].get("label") or f"{results['machine']['cpus']} cores"
+        lines += ["", f"### {label[0].upper()}{label[1:]}", "", _machine_line(results)]
+        for connections, by_workers in all_runs.items():
+            runs = {int(w): rs for w, rs in by_workers.items()}
+            lines += ["", f"#### {connections} connections", "", *_table(runs, planned)]
+            if any(len(rs) < planned for rs in runs.values()):
+                lines += ["", f"Not every round ran: the invocation ended before "
+                              f"{sum(planned - len(rs) for rs in runs.values())} of the "
+                              f"{planned * len(runs)} planned runs at {connections} "
+                              "connections."]
+            scaling = _scaling(runs, planned)
+            if scaling:
+                lines += ["", *scaling]
+        lines += ["", f"Reproduce: `{_command(results, all_runs, planned)}`."]
+    lines += ["", "`apt-get install -y wrk` first; `python benchmarks/bench_workers.py --report "
+              "RESULTS.json ... --markdown docs/benchmarks/workers.md` writes this page from "
+              "the results files, one section per machine."]
     return "\n".join(lines) + "\n"
+
+
+def _command(results: dict[str, Any], all_runs: dict[str, Any], planned: int) -> str:
+    """The command line that measures what a results file holds."""
+    m = results["machine"]
+    workers = sorted({int(w) for by_w in all_runs.values() for w in by_w})
+    parts = ["python benchmarks/bench_workers.py", "--workers", *map(str, workers),
+             "--connections", *all_runs.keys(), "--repeat", str(planned), "--duration",
+             f"{results['duration_s']:g}", "--wrk-threads",
+             str(m.get("wrk_threads", WRK_THREADS))]
+    if m.get("server_cpus"):
+        parts += ["--server-cpus", m["server_cpus"]]
+    if m.get("client_cpus"):
+        parts += ["--client-cpus", m["client_cpus"]]
+    return " ".join(parts) + " --out RESULTS.json"
 
 
 def main() -> None:
@@ -316,10 +355,11 @@ def main() -> None:
     parser.add_argument("--server-cpus", help="pin the server to these CPUs (taskset list)")
     parser.add_argument("--client-cpus", help="pin wrk to these CPUs (taskset list)")
     parser.add_argument("--label", default="", help="names the machine in the report")
-    parser.add_argument("--report", help="only write the report of this results file")
+    parser.add_argument("--report", nargs="+", metavar="RESULTS",
+                        help="only write the report of these results files (a machine each)")
     args = parser.parse_args()
     if args.report:
-        text = markdown(json.loads(Path(args.report).read_text()))
+        text = markdown(*(json.loads(Path(f).read_text()) for f in args.report))
         print(text)
         if args.markdown:
             Path(args.markdown).write_text(text)
