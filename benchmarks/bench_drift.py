@@ -9,7 +9,8 @@ process so its peak memory (``ru_maxrss``) is its own; ``benchmarks/run.sh`` run
     python bench_drift.py modelyard --rows N --workdir DIR --out results/drift-modelyard-N.json
     python bench_drift.py scipy     --rows N --out results/drift-scipy-N.json
     python bench_drift.py numpy-psi --rows N --out results/drift-psi-N.json
-    python bench_drift.py evidently --rows N --out results/drift-evidently-N.json  # own venv
+    python bench_drift.py evidently --rows N --limit-s 900 \
+        --out results/drift-evidently-N.json  # in Evidently's own venv
     python bench_drift.py report results/drift-*.json --markdown docs/BENCHMARKS.md
 
 - ``frames``: only makes and holds the two frames (the memory baseline).
@@ -21,6 +22,10 @@ process so its peak memory (``ru_maxrss``) is its own; ``benchmarks/run.sh`` run
 - ``scipy``: ``scipy.stats.ks_2samp`` per feature on the raw rows.
 - ``numpy-psi``: PSI per feature with reference deciles, NumPy only.
 - ``evidently``: ``Report([DataDriftPreset()]).run(current, reference)`` (Evidently 0.7).
+
+``--limit-s`` bounds a whole measurement (making the frames and its calls): one still
+running at the limit is stopped, and the result file says it failed (with the calls that had
+finished), so the report shows a failure instead of a time, and the benchmark reaches its end.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import math
 import os
 import platform
 import resource
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -83,14 +89,49 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+# The calls finished so far, and when the first began (perf_counter), so a measurement
+# stopped at its time limit can say how far it got and how long its calls had.
+_DONE: list[float] = []
+_CALLS_FROM: list[float] = []
+
+
+class OutOfTime(Exception):
+    """The measurement ran past ``--limit-s``."""
+
+
 def timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
     """The wall time of each of ``repeat`` calls, and the last result."""
-    times, result = [], None
+    _DONE.clear()
+    _CALLS_FROM[:] = [time.perf_counter()]
+    result = None
     for _ in range(repeat):
         started = time.perf_counter()
         result = fn()
-        times.append(time.perf_counter() - started)
-    return times, result
+        _DONE.append(time.perf_counter() - started)
+    return list(_DONE), result
+
+
+def _within(limit_s: float, run: Callable[[], dict[str, Any]], repeat: int) -> dict[str, Any]:
+    """``run()``, or a failed result if it is still running after ``limit_s`` (0: no limit)."""
+    if limit_s <= 0:
+        return run()
+
+    def stop(signum: int, frame: Any) -> None:
+        raise OutOfTime
+
+    signal.signal(signal.SIGALRM, stop)
+    started = time.perf_counter()
+    signal.setitimer(signal.ITIMER_REAL, limit_s)
+    try:
+        return run()
+    except OutOfTime:
+        calls_s = limit_s - (_CALLS_FROM[0] - started) if _CALLS_FROM else 0.0
+        return {"seconds": None, "calls_done": list(_DONE), "limit_s": limit_s,
+                "calls_s": calls_s,
+                "failed": f"stopped at its time limit of {limit_s:g} s, with {len(_DONE)} of "
+                          f"{repeat} calls finished"}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def run_frames(args: argparse.Namespace) -> dict[str, Any]:
@@ -202,6 +243,11 @@ def _times(r: dict[str, Any]) -> dict[str, Any]:
     return summary(got if isinstance(got, list) else [got])
 
 
+def _ok(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``result`` when it finished; ``None`` for none or a failed one."""
+    return None if result is None or result.get("failed") else result
+
+
 def report(paths: list[str], markdown: str | None) -> str:
     results = sorted((json.loads(Path(p).read_text()) for p in paths),
                      key=lambda r: r["date"])
@@ -236,13 +282,22 @@ def report(paths: list[str], markdown: str | None) -> str:
             if r is None:
                 continue
             ratio = f"{r['peak_mb'] / base:.2f}x" if base else ""
-            shown = "" if mode == "frames" else spread(_times(r))
+            shown = "" if mode == "frames" else (
+                f"**failed**: {r['failed']}" if r.get("failed") else spread(_times(r)))
             lines.append(f"| {n:,} | {LABELS[mode]} | {shown} | "
                          f"{r['peak_mb']:,.0f} MB | {ratio} |")
     lines.append("")
     for n in sizes:  # Evidently against modelyard at every size both have
-        ours, evid = by.get((n, "modelyard")), by.get((n, "evidently"))
-        if ours and evid:
+        ours, evid = by.get((n, "modelyard")), _ok(by.get((n, "evidently")))
+        stopped = by.get((n, "evidently"))
+        if ours and stopped and stopped.get("failed"):
+            each = stopped["calls_s"] / (len(stopped["calls_done"]) + 1)
+            bound = (f" Its calls took more than {fmt(each)} s each on average, more than "
+                     f"{fmt(each / _times(ours)['median'])}x modelyard's median time (a bound, "
+                     "not a measurement).") if each > 0 else ""
+            lines.append(f"Evidently at {n:,} rows: **failed**: {stopped['failed']}; no time "
+                         f"is reported for it.{bound}")
+        elif ours and evid:
             a, b = _times(ours), _times(evid)
             lines.append(f"At {n:,} rows Evidently took {fmt(b['median'] / a['median'])}x "
                          f"modelyard's time (median over median; from "
@@ -253,7 +308,7 @@ def report(paths: list[str], markdown: str | None) -> str:
                          "finish (it was stopped) or was not run; no time is reported for it.")
     lines.append("")
     n = sizes[-1]
-    ours, evid = by.get((n, "modelyard")), by.get((n, "evidently"))
+    ours, evid = by.get((n, "modelyard")), _ok(by.get((n, "evidently")))
     base = by.get((n, "frames"), {}).get("peak_mb")
     if ours and base:
         speed = (_times(evid)["median"] / _times(ours)["median"]) if evid else math.nan
@@ -302,6 +357,10 @@ def main() -> None:
     parser.add_argument("paths", nargs="*")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--limit-s", type=float, default=0.0,
+                        help="stop the measurement after this many seconds (making the "
+                             "frames and every call together) and record it as failed (0: "
+                             "no limit)")
     parser.add_argument("--workdir", default="/tmp/modelyard-bench-drift")
     parser.add_argument("--out")
     parser.add_argument("--markdown")
@@ -312,7 +371,7 @@ def main() -> None:
     if args.repeat < 3:
         parser.error("--repeat is at least 3 (each side measured at least 3 times)")
     started = machine()
-    result = RUNNERS[args.mode](args)
+    result = _within(args.limit_s, lambda: RUNNERS[args.mode](args), args.repeat)
     result.update({
         "uptime": started["uptime"], "uptime_after": machine()["uptime"],
         "versions": _versions(),
