@@ -116,3 +116,44 @@ def test_the_json_schema_shows_fields_types_and_limits() -> None:
     assert record["properties"]["country"]["enum"] == ["DE", "FR"]
     assert set(record["required"]) == {"amount", "count", "country", "active"}
     assert schema.request_schema()["anyOf"][1]["maxItems"] == 7
+
+
+STRICT = Signature(inputs=(ColumnSpec("a", "float"), ColumnSpec("b", "integer")))
+
+
+@pytest.mark.parametrize(("record", "rule"), [
+    ({"a": True, "b": 1}, ("a", "type")), ({"a": "1.5", "b": 1}, ("a", "type")),
+    ({"a": 1.0, "b": 2.0}, ("b", "type")), ({"a": 1.0, "b": False}, ("b", "type")),
+    ({"a": 1.0, "b": 1, "c": 2}, ("c", "unknown_column")), ({"a": 1.0}, ("b", "missing_column")),
+    ({"a": None, "b": 1}, ("a", "not_null")), ({"a": [1.0], "b": 1}, ("a", "type")),
+])
+def test_plain_numbers_are_checked_as_strictly_as_the_schema(
+        record: dict[str, Any], rule: tuple[str, str]) -> None:
+    """Records of plain numbers skip pydantic (a quicker check); everything else still gets
+    the full validation's named errors, in a list too (with its row)."""
+    schema = InputSchema(STRICT, "t", 3)
+    with pytest.raises(ValidationFailed) as err:
+        parse(schema, record)
+    assert rules(err.value) == {rule}
+    with pytest.raises(ValidationFailed) as err:
+        parse(schema, [{"a": 0.5, "b": 0}, record])
+    assert rules(err.value) == {rule} and all(v["rows"] == [1] for v in err.value.violations)
+
+
+def test_plain_numbers_give_the_same_matrix() -> None:
+    schema = InputSchema(STRICT, "t", 3)
+    assert parse(schema, {"a": 1, "b": -2}).matrix.tolist() == [[1.0, -2.0]]
+    assert parse(schema, [{"b": 3, "a": 0.25}, {"a": -1e300, "b": 0}]).matrix.tolist() == [
+        [0.25, 3.0], [-1e300, 0.0]]
+    huge = parse(schema, b'{"a": 123456789012345678901234567890, "b": 1}')
+    assert huge.matrix.tolist() == [[1.2345678901234568e29, 1.0]]
+    wide = parse(schema, b'{"a": 1.5, "b": 123456789012345678901234567890}')  # an int still
+    assert wide.matrix.tolist() == [[1.5, 1.2345678901234568e29]]
+    for body in (b'{"a": NaN, "b": 1}', b'{"a": Infinity, "b": 1}'):
+        with pytest.raises(ValidationFailed) as err:
+            schema.parse(body)
+        assert rules(err.value) == {("a", "not_finite")}
+    with pytest.raises(PayloadTooLarge):
+        parse(schema, [{"a": 1.0, "b": 1}] * 4)
+    with pytest.raises(InvalidInput):
+        schema.parse(b"[]")

@@ -34,6 +34,7 @@ __all__ = ["InputSchema", "ParsedInput", "output_schema"]
 
 _EXAMPLES = 3
 _NUMERIC = {"float", "integer"}
+_NUMBERS = frozenset((float, int))  # JSON numbers as the parser gives them (bool is not int)
 # pydantic error types -> the rule names the registry's validation uses too
 _RULES = {
     "missing": "missing_column",
@@ -135,6 +136,13 @@ class InputSchema:
             self._row = lambda r: [r.get(c) for c in cols]
         else:
             self._row = operator.itemgetter(*self.columns)
+        # Records of plain numbers, every field present: checked here without pydantic
+        # (``_plain``); anything else goes through the full validation and its errors.
+        self._plain_ok = self.numeric and bool(self.columns) and not nullable \
+            and not signature.images
+        self._keys = frozenset(self.columns)
+        self._ints = tuple(i for i, c in enumerate(signature.inputs or ())
+                           if c.type == "integer")
 
     # -- schemas ------------------------------------------------------------------------
 
@@ -193,6 +201,10 @@ class InputSchema:
                 "the body must be JSON: one record (an object of feature values) or a list "
                 f"of them; expected fields: {', '.join(self.columns[:20]) or 'any'}")
         many = first == b"["
+        if self._plain_ok:
+            plain = self._plain(body, many)
+            if plain is not None:
+                return plain
         try:
             if self.signature.images:
                 value = self._with_images(body, many)
@@ -201,6 +213,32 @@ class InputSchema:
         except ValidationError as exc:
             raise self._failure(exc, many) from None
         return self._rows(value if many else [value])
+
+    def _plain(self, body: bytes, many: bool) -> ParsedInput | None:
+        """The rows of a body that plainly passes: every record has exactly the inputs, each
+        a JSON number (an integer where the input is one). ``None`` for anything else, which
+        the full validation then accepts or refuses with its named errors. It takes what
+        the strict schema takes: JSON has no NaN or Infinity (the parser refuses them), and
+        ``true`` or ``"1.5"`` is not a number."""
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        records = value if many else [value]
+        if many and (type(value) is not list or not 0 < len(value) <= self.max_rows):
+            return None
+        keys, width, row, ints = self._keys, len(self.columns), self._row, self._ints
+        rows = []
+        for record in records:
+            if type(record) is not dict or len(record) != width or record.keys() != keys:
+                return None
+            values = row(record)
+            if not _NUMBERS.issuperset(map(type, values)) or (
+                    ints and any(type(values[i]) is not int for i in ints)):
+                return None
+            rows.append(values)
+        matrix = np.array(rows, dtype=np.float64).reshape(len(rows), width)
+        return ParsedInput(records, len(rows), matrix)
 
     def _rows(self, records: Any) -> ParsedInput:
         matrix = None
