@@ -131,3 +131,31 @@ def test_fresh_request_ids_are_random_unique_and_not_shared_with_a_forked_worker
     os.close(read)
     ours = "".join(_request_id(None) for _ in range(8))
     assert len(theirs) == len(ours) == 256 and theirs != ours
+
+
+def test_routes_but_predict_read_forwarded_headers_only_from_trusted_proxies(
+        yard: modelyard.Yard, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server runs with uvicorn's proxy headers off; the app applies them itself to
+    every route but predict, trusting FORWARDED_ALLOW_IPS (this machine by default)."""
+    model = LogisticRegression().fit(FRAME, LABELS)
+    v = yard.models.register("m", model, input_example=FRAME)
+    yard.models.alias("m", "champion", v.version)
+    https = {"x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.9"}
+
+    async def from_this_machine(client: httpx.AsyncClient) -> None:
+        # a redirect's Location is built from the scheme the request came in with
+        r = await client.get("/v1/models/", headers=https, follow_redirects=False)
+        assert r.status_code == 307 and r.headers["location"].startswith("https://"), r.headers
+        r = await client.post("/v1/models/m/predict", json={"a": 4.5, "b": 1.0},
+                              headers=https)
+        assert r.status_code == 200 and r.json()["predictions"] == [1]
+
+    async def from_elsewhere(client: httpx.AsyncClient) -> None:
+        r = await client.get("/v1/models/", headers=https, follow_redirects=False)
+        assert r.status_code == 307 and r.headers["location"].startswith("http://"), r.headers
+
+    in_process(create_app(yard, ["m@champion"], log_root=yard.settings.state_dir / "p"),
+               from_this_machine)
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "192.0.2.1")
+    in_process(create_app(yard, ["m@champion"], log_root=yard.settings.state_dir / "q"),
+               from_elsewhere)

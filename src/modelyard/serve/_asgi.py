@@ -13,10 +13,12 @@ a number) is left to FastAPI, which answers it as before.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ..errors import ModelyardError
 from ._http import ClientGone, Head, error_answer
@@ -61,9 +63,14 @@ class ServeApp(FastAPI):
     """The prediction service's app: FastAPI, with the predict routes answered first.
 
     ``create_app`` builds it and sets :attr:`serve_state`; everything else is FastAPI's.
+    The server runs it with uvicorn's proxy-header handling off, and the app applies it to
+    every route but predict (``X-Forwarded-Proto`` and ``-For`` from the addresses in
+    ``FORWARDED_ALLOW_IPS``, by default this machine, as uvicorn does): a prediction's answer
+    reads neither the client's address nor the scheme, so the hot path skips the middleware.
     """
 
     serve_state: ServeState | None = None
+    _forwarded: Any = None  # uvicorn's ProxyHeadersMiddleware around FastAPI (its own types)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a ``POST`` to a predict path here; pass anything else to FastAPI."""
@@ -77,7 +84,12 @@ class ServeApp(FastAPI):
             if ref is not None:
                 await _answer(self.serve_state, ref, scope, receive, send)
                 return
-        await super().__call__(scope, receive, send)
+        forwarded = self._forwarded
+        if forwarded is None:
+            framework: Any = super().__call__
+            forwarded = self._forwarded = ProxyHeadersMiddleware(
+                framework, os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1"))
+        await forwarded(scope, receive, send)
 
 
 async def _answer(state: ServeState, ref: str, scope: Scope, receive: Receive,

@@ -72,7 +72,8 @@ def serve(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     common: dict[str, Any] = dict(host=settings.serve_host, port=settings.serve_port,
                                   log_level=log_level, access_log=False, lifespan="on",
-                                  timeout_graceful_shutdown=30, server_header=False)
+                                  timeout_graceful_shutdown=30, server_header=False,
+                                  proxy_headers=False)
     from ..yard import Yard
 
     if settings.serve_workers == 1:

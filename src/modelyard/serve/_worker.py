@@ -139,7 +139,8 @@ def run_worker() -> None:
         Worker(app.state.modelyard, shared, int(info["slot"]), int(info["parent"]),
                float(info["started"])).install(app)
         config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=30, server_header=False)
+                                timeout_graceful_shutdown=30, server_header=False,
+                                proxy_headers=False)
         uvicorn.Server(config).run(sockets=[sock])
         shared.close()
     finally:
