@@ -884,7 +884,8 @@ def report(path: Path, markdown: Path | None) -> str:
                   + ". Differences smaller than that are not resolved by this run."]
     lines += ["", "How to read it: modelyard answers predict calls straight from ASGI "
               "(FastAPI serves the other routes and the OpenAPI document), validates each "
-              "body against the signature (pydantic-core, from the raw bytes), gathers "
+              "body against the signature (a record of plain numbers by a direct check "
+              "into the float matrix, anything else by pydantic-core), gathers "
               "concurrent requests into one "
               "`predict_proba` call per batch (in its own thread, so the event loop keeps "
               "reading requests meanwhile) and appends every prediction to the Parquet "
