@@ -257,7 +257,11 @@ def report(paths: list[str], markdown: str | None) -> str:
     evidently_version = next((r["version"] for r in results if r["mode"] == "evidently"),
                              "not run")
     calls = sorted({len(r["seconds"]) for r in results if isinstance(r.get("seconds"), list)})
-    versions = {k: v for r in results for k, v in r.get("versions", {}).items()}
+    # Evidently runs in its own environment (pandas < 3): its versions are said apart
+    versions = {k: v for r in results if r["mode"] != "evidently"
+                for k, v in r.get("versions", {}).items()}
+    theirs = {k: v for r in results if r["mode"] == "evidently"
+              for k, v in r.get("versions", {}).items() if k != "modelyard"}
     lines = [SECTION, "",
              f"- date: {first['date']} to {last['date']} (one invocation of "
              "`bash benchmarks/run.sh drift`)",
@@ -265,8 +269,10 @@ def report(paths: list[str], markdown: str | None) -> str:
              f"`{first.get('uptime', 'not recorded')}`, at the end "
              f"`{last.get('uptime_after', last.get('uptime', 'not recorded'))}` (`uptime`; "
              "its 1, 5 and 15 minute load averages; anything else running shared the cores)",
-             f"- Python {first['python']}; Evidently {evidently_version}; "
-             + ", ".join(f"{k} {v}" for k, v in versions.items()),
+             f"- Python {first['python']}; " + ", ".join(f"{k} {v}" for k, v in versions.items())
+             + f"; Evidently {evidently_version}"
+             + (" in its own environment with " + ", ".join(f"{k} {v}" for k, v in theirs.items())
+                if theirs else ""),
              f"- data: reference and current frames of N rows x {N_FEATURES} float64 features "
              "(half normal, half log-normal), 4 features shifted by 0.05-1.0 SD in the "
              "current one; every row is a separate process, so peak memory is its own (the "

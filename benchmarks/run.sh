@@ -74,7 +74,7 @@ fi
 # Data drift: modelyard vs Evidently (benchmarks/.venv-evidently, created here with
 # `pip install evidently` when missing; Evidently 0.7 needs pandas < 3) and plain SciPy/NumPy
 # loops, at 100k and 1M rows; each measurement in its own process for its peak memory.
-# Evidently's measurement at one size stops after EVIDENTLY_LIMIT_S seconds (600 by default),
+# Evidently's measurement at one size stops after EVIDENTLY_LIMIT_S seconds (1200 by default),
 # so the part always ends; a stopped one is reported as failed, not as a time.
 if want drift; then
 EVIDENTLY_VENV=benchmarks/.venv-evidently
@@ -92,7 +92,7 @@ for rows in ${DRIFT_ROWS:-100000 1000000}; do
   done
   if "$EVIDENTLY_VENV/bin/python" -c "import evidently" >/dev/null 2>&1; then
     "$EVIDENTLY_VENV/bin/python" benchmarks/bench_drift.py evidently --rows "$rows" \
-      --limit-s "${EVIDENTLY_LIMIT_S:-600}" --out "$results/drift-evidently-$rows.json"
+      --limit-s "${EVIDENTLY_LIMIT_S:-1200}" --out "$results/drift-evidently-$rows.json"
   fi
 done
 "$OUR_PY" benchmarks/bench_drift.py report "$results"/drift-*.json --markdown docs/BENCHMARKS.md
