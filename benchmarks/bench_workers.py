@@ -297,9 +297,9 @@ def markdown(*files: dict[str, Any]) -> str:
              "one JSON record per request, prediction log on), driven by `wrk` with keep-alive "
              "connections on 127.0.0.1, after a 2 s warm-up; a fresh server for every run, the "
              "worker counts in alternating rounds. Median (min-max) of the runs, each machine's "
-             "from one invocation of `python benchmarks/bench_workers.py`; the uvicorn workers "
-             "share one listening socket, so the kernel hands each new connection to whichever "
-             "worker accepts it first."]
+             "from one invocation of `python benchmarks/bench_workers.py`. The workers (a uvicorn "
+             "server each) share one listening socket that their parent opened, so the kernel "
+             "hands each new connection to whichever worker accepts it first."]
     for results in files:
         all_runs = results["runs"]
         if all_runs and not isinstance(next(iter(all_runs.values())), dict):
