@@ -180,10 +180,7 @@ def run_on(yard: Yard, options: RecipeOptions, source: str = "mnist") -> RecipeR
             drift_story="a new capture app frames every digit 3 pixels off-centre",
             trigger="drift", gate_metric="accuracy",
             console=None if options.quiet else _console(), first_step=5, batch_rows=5,
-            # 784 pixel columns, many nearly always blank: over the default 600 rows one of
-            # them crossed PSI 0.2 on undrifted traffic once, and the false alert retrained
-            # the CNN; 2,000 rows (as fraud's 30 columns use) keep the statistics steady
-            timeout_s=300.0, monitor_window="last:2000")
+            timeout_s=300.0)
         notes["loop"] = outcome.to_notes()
         metrics.update({f"http_latency_{k}_ms": v for k, v in outcome.latency_ms.items()})
         best = outcome.champion_version
