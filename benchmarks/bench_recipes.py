@@ -179,16 +179,23 @@ def _load(m: dict[str, Any]) -> str:
     return str(m["uptime"].split("load average:")[-1].strip())
 
 
+def _reached_end(run: dict[str, Any]) -> bool:
+    """Whether a run reached the recipe's end state: it finished, and its loop (if it ran
+    one) came to an outcome instead of running out of time."""
+    loop = (run.get("notes") or {}).get("loop") or {}
+    return run in _finished([run]) and loop.get("outcome") != "timeout"
+
+
 def _total_text(runs: list[dict[str, Any]], unit: str = "") -> str:
-    """The whole recipe's time: median (min-max) when every run finished; otherwise the
-    finished runs' times and how many did not finish (never a median over fewer runs)."""
+    """The whole recipe's time: median (min-max) when every run reached its end state;
+    otherwise those runs' times and how many did not (never a median over fewer runs)."""
     total = _total(runs)
     if not total["failed"]:
         return spread(total, unit)
-    done = [fmt(r["seconds"], unit) for r in _finished(runs)]
-    return (("finished: " + ", ".join(done) + "; " if done else "")
-            + f"{total['failed']} of {len(runs)} did not finish or were not run, so there is "
-            "no median")
+    done = [fmt(r["seconds"], unit) for r in runs if _reached_end(r)]
+    return (("reached the end: " + ", ".join(done) + "; " if done else "")
+            + f"{total['failed']} of {len(runs)} did not finish, were not run or timed out "
+            "in the loop, so there is no median")
 
 
 def _counted(reasons: Any) -> list[tuple[str, int]]:
@@ -200,10 +207,9 @@ def _counted(reasons: Any) -> list[tuple[str, int]]:
 
 
 def _total(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The whole recipe's seconds: a failed or not-run run is no time (infinitely slow in
-    the median)."""
-    return summary(r["seconds"] if "failed" not in r and "not_run" not in r else None
-                   for r in runs)
+    """The whole recipe's seconds: a run that failed, was not run or whose loop timed out is
+    no time (infinitely slow in the median)."""
+    return summary(r["seconds"] if _reached_end(r) else None for r in runs)
 
 
 FIGURES = ("accuracy", "test_accuracy", "pr_auc", "roc_auc", "recall_at_fpr@0.05", "cost@10",
