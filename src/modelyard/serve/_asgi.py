@@ -25,12 +25,17 @@ from ._http import ClientGone, Head, error_answer
 from ._pipeline import predict
 from ._state import ServeState
 
-__all__ = ["ServeApp", "predict_ref"]
+__all__ = ["UVICORN_OPTIONS", "ServeApp", "predict_ref"]
 
 _LOG = logging.getLogger("modelyard.serve")
 _PREFIX = "/v1/models/"
 _SUFFIX = "/predict"
 _JSON = (b"content-type", b"application/json")
+# How uvicorn runs a ServeApp, in one process or in each worker. Proxy headers are off in
+# uvicorn because the app applies them itself, to every route but predict (ServeApp).
+UVICORN_OPTIONS: dict[str, Any] = {
+    "access_log": False, "lifespan": "on", "timeout_graceful_shutdown": 30,
+    "server_header": False, "proxy_headers": False}
 _INTERNAL = (b'{"error":"InternalError","message":"the server failed to answer this '
              b'prediction (a bug; its log says why); retry, or report it"}')
 

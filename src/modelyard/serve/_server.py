@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..errors import InvalidInput
+from ._asgi import UVICORN_OPTIONS
 from ._supervisor import Supervisor
 from ._worker import SPEC_ENV
 
@@ -71,9 +72,7 @@ def serve(
                            "workers run `modelyard ui --server-url URL` beside it")
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     common: dict[str, Any] = dict(host=settings.serve_host, port=settings.serve_port,
-                                  log_level=log_level, access_log=False, lifespan="on",
-                                  timeout_graceful_shutdown=30, server_header=False,
-                                  proxy_headers=False)
+                                  log_level=log_level, **UVICORN_OPTIONS)
     from ..yard import Yard
 
     if settings.serve_workers == 1:

@@ -25,6 +25,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from ._asgi import UVICORN_OPTIONS
 from ._shared import FLUSH_S, SharedState
 from ._state import ServeState
 
@@ -138,9 +139,7 @@ def run_worker() -> None:
         shared = SharedState(Path(info["dir"]), int(info["workers"]))
         Worker(app.state.modelyard, shared, int(info["slot"]), int(info["parent"]),
                float(info["started"])).install(app)
-        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=30, server_header=False,
-                                proxy_headers=False)
+        config = uvicorn.Config(app, log_level=log_level, **UVICORN_OPTIONS)
         uvicorn.Server(config).run(sockets=[sock])
         shared.close()
     finally:
