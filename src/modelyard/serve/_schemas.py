@@ -237,8 +237,7 @@ class InputSchema:
                     ints and any(type(values[i]) is not int for i in ints)):
                 return None
             rows.append(values)
-        matrix = np.array(rows, dtype=np.float64).reshape(len(rows), width)
-        return ParsedInput(records, len(rows), matrix)
+        return ParsedInput(records, len(rows), np.array(rows, dtype=np.float64))
 
     def _rows(self, records: Any) -> ParsedInput:
         matrix = None
