@@ -45,6 +45,9 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import spread, summary
+
 CONNECTIONS = 32
 WRK_THREADS = 2
 SECTION = "## Serving with several workers"
@@ -222,11 +225,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-def _stat(values: list[float], digits: int = 0) -> str:
-    return (f"{statistics.median(values):,.{digits}f} ({min(values):,.{digits}f}-"
-            f"{max(values):,.{digits}f})")
-
-
 def _cores(m: dict[str, Any]) -> str:
     if m.get("server_cpus") and m.get("client_cpus"):
         return (f"the server pinned to CPUs {m['server_cpus']} (`taskset`, its workers "
@@ -245,9 +243,9 @@ def _table(runs: dict[int, list[dict[str, Any]]], planned: int) -> list[str]:
         if not ok:
             lines.append(f"| {w} | failed | | | {done} | {failed} | | |")
             continue
-        lines.append(f"| {w} | {_stat([r['rps'] for r in ok])} | "
-                     f"{_stat([r['p50_ms'] for r in ok], 1)} | "
-                     f"{_stat([r['p99_ms'] for r in ok], 1)} | {done} | {failed} | "
+        lines.append(f"| {w} | {spread(summary(r['rps'] for r in ok))} | "
+                     f"{spread(summary(r['p50_ms'] for r in ok))} | "
+                     f"{spread(summary(r['p99_ms'] for r in ok))} | {done} | {failed} | "
                      f"{sum(r['non_2xx'] + r['socket_errors'] for r in ok)} | "
                      f"{statistics.median(r['ready_s'] for r in ok):.1f} |")
     return lines
