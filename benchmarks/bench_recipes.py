@@ -183,7 +183,7 @@ def _reached_end(run: dict[str, Any]) -> bool:
     """Whether a run reached the recipe's end state: it finished, and its loop (if it ran
     one) came to an outcome instead of running out of time."""
     loop = (run.get("notes") or {}).get("loop") or {}
-    return run in _finished([run]) and loop.get("outcome") != "timeout"
+    return bool(_finished([run])) and loop.get("outcome") != "timeout"
 
 
 def _total_text(runs: list[dict[str, Any]], unit: str = "") -> str:
